@@ -1,0 +1,97 @@
+/**
+ * Every Redis key, stream, group and channel name Proteus uses, and the object-storage key
+ * layout. No other module (TypeScript or Python) spells one: Python reads the generated
+ * contract.json, and a hook flags key literals outside this package.
+ */
+
+/** Streams: durable queues of CloudEvents, one field (`entryField`) per entry. */
+export const streams = {
+  /** try-on jobs: api -> gpu-worker */
+  jobs: 'queue:jobs',
+  /** segmentation requests: api -> eventing -> segment */
+  segment: 'queue:segment',
+  /** lifecycle events (completed, failed): segment, gpu-worker -> eventing -> api /events */
+  lifecycle: 'events:jobs',
+  /** dead letters, with reason and delivery count */
+  dead: 'queue:dead',
+} as const;
+
+/** Consumer groups, one per consuming part. Created at `0` with MKSTREAM, never destroyed. */
+export const groups = {
+  weavers: 'weavers',
+  tailors: 'tailors',
+  recorders: 'recorders',
+} as const;
+
+/** Which group consumes which stream. */
+export const streamGroups = {
+  [streams.jobs]: groups.weavers,
+  [streams.segment]: groups.tailors,
+  [streams.lifecycle]: groups.recorders,
+} as const;
+
+/** Pub/Sub channels. */
+export const channels = {
+  /** user-facing updates; any realtime replica delivers them to the owner */
+  jobDone: 'events:job_done',
+} as const;
+
+/** Plain string keys the arbitrator writes and the worker and ops view read. */
+export const config = {
+  batchSize: 'config:batch_size',
+  degradedMode: 'config:degraded_mode',
+  mode: 'config:mode',
+  policy: 'config:policy',
+} as const;
+
+/** The one field of a stream entry; it holds the CloudEvent as structured JSON. */
+export const entryField = 'event';
+
+/** Key templates: `{name}` stands for a parameter. Python formats the same strings. */
+export const templates = {
+  workerHeartbeat: 'worker:heartbeat:{consumer}',
+  workerHeartbeatPattern: 'worker:heartbeat:*',
+  objectKey: 'users/{userId}/{kind}/{id}.{ext}',
+} as const;
+
+/** A worker's liveness key; it expires unless the worker refreshes it. */
+export function workerHeartbeat(consumer: string): string {
+  assertSegment('consumer', consumer);
+  return templates.workerHeartbeat.replace('{consumer}', consumer);
+}
+
+/** What an object in storage is; each kind is a folder under the owner's prefix. */
+export const objectKinds = ['garment', 'cloth_clean', 'person', 'mask', 'results'] as const;
+export type ObjectKind = (typeof objectKinds)[number];
+
+export const objectExtensions = ['jpg', 'png', 'webp'] as const;
+export type ObjectExtension = (typeof objectExtensions)[number];
+
+/** Characters allowed in an id that becomes part of a key (no `/`, no `..`). */
+export const idPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** Every object key this system writes; an uploaded key is checked against it. */
+export const objectKeyPattern = new RegExp(
+  `^users/${idPattern.source.slice(1, -1)}/(${objectKinds.join('|')})/${idPattern.source.slice(1, -1)}\\.(${objectExtensions.join('|')})$`,
+);
+
+/** `users/<userId>/<kind>/<id>.<ext>` */
+export function objectKey(userId: string, kind: ObjectKind, id: string, ext: ObjectExtension): string {
+  assertSegment('userId', userId);
+  assertSegment('id', id);
+  if (!objectKinds.includes(kind)) throw new RangeError(`object kind ${JSON.stringify(kind)} is not one of ${objectKinds.join(', ')}`);
+  if (!objectExtensions.includes(ext)) throw new RangeError(`extension ${JSON.stringify(ext)} is not one of ${objectExtensions.join(', ')}`);
+  return templates.objectKey.replace('{userId}', userId).replace('{kind}', kind).replace('{id}', id).replace('{ext}', ext);
+}
+
+/** The prefix a user's uploads must stay under. */
+export function userPrefix(userId: string): string {
+  assertSegment('userId', userId);
+  return `users/${userId}/`;
+}
+
+function assertSegment(name: string, value: string): void {
+  if (!idPattern.test(value)) {
+    throw new RangeError(`${name} ${JSON.stringify(value)} must match ${idPattern.source}`);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The stream source: Redis Stream -> CloudEvents over HTTP, acknowledging an entry only after
+ * its sink answered 2xx. This is the foundation's version: retries with backoff and dead
+ * letters; issue #3 adds Retry-After, XAUTOCLAIM of dead consumers, in-flight limits, metrics
+ * and the delivery-guarantee test suite.
+ */
+import type { Redis } from 'ioredis';
+import { EventValidationError, parseEvent } from './events.ts';
+import { toBinaryHttp } from './http.ts';
+import { entryField, streams } from './keys.ts';
+import type { StreamRoute } from './topology.ts';
+
+export interface StreamSourceLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface StreamSourceOptions {
+  redis: Redis;
+  routes: { route: StreamRoute; sinkUrl: string }[];
+  consumer: string;
+  log: StreamSourceLog;
+  blockMs?: number;
+  batch?: number;
+}
+
+/** ISO-8601 duration (PT0.2S, PT10S, PT1M) -> milliseconds. */
+export function durationMs(iso: string): number {
+  const m = /^PT(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(iso);
+  if (!m || iso === 'PT') throw new RangeError(`${JSON.stringify(iso)} is not an ISO-8601 duration like PT0.2S`);
+  return Math.round((Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000);
+}
+
+const retryable = (status: number) => status === 404 || status === 409 || status === 429 || status >= 500;
+
+export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+  } catch (error) {
+    if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+  }
+}
+
+export function createStreamSource({ redis, routes, consumer, log, blockMs = 1000, batch = 16 }: StreamSourceOptions) {
+  let running = false;
+  const loops: Promise<void>[] = [];
+  const connections: Redis[] = [];
+
+  async function deadLetter(route: StreamRoute, id: string, raw: string | undefined, reason: string, status: number | undefined, attempts: number) {
+    await redis.xadd(
+      streams.dead,
+      '*',
+      entryField,
+      raw ?? '',
+      'reason',
+      reason,
+      'stream',
+      route.stream,
+      'entry',
+      id,
+      'status',
+      String(status ?? ''),
+      'attempts',
+      String(attempts),
+    );
+    log.warn('dead-lettered', { route: route.name, entry: id, reason, status, attempts });
+  }
+
+  async function deliver(route: StreamRoute, sinkUrl: string, id: string, fields: string[]) {
+    const raw = fields[fields.indexOf(entryField) + 1];
+    let event: ReturnType<typeof parseEvent>;
+    try {
+      if (raw === undefined || fields.indexOf(entryField) < 0) throw new EventValidationError(`entry has no ${entryField} field`, []);
+      event = parseEvent(JSON.parse(raw));
+    } catch (error) {
+      const reason = error instanceof SyntaxError ? `not JSON: ${error.message}` : (error as Error).message;
+      await deadLetter(route, id, raw, `malformed entry: ${reason}`, undefined, 0);
+      await redis.xack(route.stream, route.group, id);
+      return;
+    }
+    const { headers, body } = toBinaryHttp(event);
+    const timeoutMs = durationMs(route.delivery.timeout);
+    const baseDelay = durationMs(route.delivery.backoffDelay);
+    let status: number | undefined;
+    let reason = '';
+    for (let attempt = 1; attempt <= route.delivery.retry + 1; attempt++) {
+      try {
+        const response = await fetch(sinkUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+        status = response.status;
+        await response.arrayBuffer().catch(() => undefined);
+        if (status >= 200 && status < 300) {
+          await redis.xack(route.stream, route.group, id);
+          return;
+        }
+        reason = `sink answered ${status}`;
+        if (!retryable(status)) break;
+      } catch (error) {
+        status = undefined;
+        reason = `sink unreachable: ${(error as Error).message}`;
+      }
+      if (!running || attempt > route.delivery.retry) break;
+      const delay = route.delivery.backoffPolicy === 'linear' ? baseDelay * attempt : baseDelay * 2 ** (attempt - 1);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    if (!running && (status === undefined || retryable(status))) return; // stopping: leave it pending for the next start
+    await deadLetter(route, id, raw, reason, status, route.delivery.retry + 1);
+    await redis.xack(route.stream, route.group, id);
+  }
+
+  async function loop(route: StreamRoute, sinkUrl: string, conn: Redis) {
+    await ensureGroup(redis, route.stream, route.group);
+    // first what this consumer left pending (a restart), then new entries
+    let cursor = '0';
+    while (running) {
+      try {
+        const reply = (await conn.xreadgroup('GROUP', route.group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', route.stream, cursor)) as
+          | [string, [string, string[]][]][]
+          | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (cursor === '0' && entries.length === 0) cursor = '>';
+        for (const [id, fields] of entries) await deliver(route, sinkUrl, id, fields);
+      } catch (error) {
+        if (!running) break;
+        log.error('stream read failed', { route: route.name, error: (error as Error).message });
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  return {
+    start() {
+      running = true;
+      for (const { route, sinkUrl } of routes) {
+        const conn = redis.duplicate();
+        conn.on('error', () => {});
+        connections.push(conn);
+        loops.push(loop(route, sinkUrl, conn));
+        log.info('route started', { route: route.name, stream: route.stream, group: route.group, sink: sinkUrl });
+      }
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      for (const c of connections) c.disconnect();
+    },
+  };
+}

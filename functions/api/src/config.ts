@@ -1,0 +1,23 @@
+import { env, objectStorageEnv, requireStorageKeys } from '@proteus/common';
+import { z } from 'zod';
+
+export const apiConfigSchema = z
+  .object({
+    PORT: env.port(8081),
+    HOST: env.host(),
+    REDIS_URL: env.redisUrl(),
+    /** unset: PGlite in PGLITE_DIR (or in memory) */
+    DATABASE_URL: env.postgresUrl().optional(),
+    PGLITE_DIR: z.string().min(1).optional(),
+    ...objectStorageEnv,
+    /** the segment function (the original design's Tailor) */
+    TAILOR_URL: env.url().optional(),
+    /** the built web app to serve at / (dev; the cluster serves it from the ingress) */
+    WEB_DIST: z.string().min(1).optional(),
+    /** a worker whose heartbeat is older than this counts as gone */
+    WORKER_HEARTBEAT_MAX_AGE_MS: env.positiveInt(10_000),
+    LOG_LEVEL: env.logLevel(),
+  })
+  .superRefine(requireStorageKeys);
+
+export type ApiConfig = z.infer<typeof apiConfigSchema>;

@@ -1,0 +1,83 @@
+/**
+ * The database: PostgreSQL through `pg` when DATABASE_URL is set, else PGlite in-process
+ * (a folder, or memory). Kysely on top of both with the same dialect; migrations run at open.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { type ColumnType, Kysely, PostgresDialect, sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import pg from 'pg';
+import { migrationProvider } from './migrations.ts';
+import { createPglitePool } from './pglite-pool.ts';
+
+export { migrations } from './migrations.ts';
+
+export interface ProcessedEventsTable {
+  source: string;
+  id: string;
+  type: string;
+  processed_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface Database {
+  processed_events: ProcessedEventsTable;
+}
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  kind: 'postgres' | 'pglite';
+  /** Runs `select 1`; throws when the database does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** postgres:// URL; unset means PGlite */
+  url?: string | undefined;
+  /** PGlite data folder; unset means in memory */
+  pgliteDir?: string | undefined;
+  /** pg pool size */
+  poolSize?: number;
+}
+
+export async function openDatabase({ url, pgliteDir, poolSize = 10 }: DatabaseOptions): Promise<DatabaseHandle> {
+  let db: Kysely<Database>;
+  let kind: DatabaseHandle['kind'];
+  let closeDriver: () => Promise<void>;
+  if (url) {
+    const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+    // an idle client that loses its server must not crash the process
+    pool.on('error', () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    kind = 'postgres';
+    closeDriver = async () => {};
+  } else {
+    const pglite = await PGlite.create(pgliteDir ?? 'memory://');
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPglitePool(pglite) }) });
+    kind = 'pglite';
+    closeDriver = () => pglite.close();
+  }
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.destroy();
+    await closeDriver();
+    throw error;
+  }
+  return {
+    db,
+    kind,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+      await closeDriver();
+    },
+  };
+}
+
+export async function migrate(db: Kysely<Database>): Promise<string[]> {
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) throw new Error(`database migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,6 @@
+export * from './config.ts';
+export * from './health.ts';
+export * from './log.ts';
+export * from './problem.ts';
+export * from './redis.ts';
+export * from './server.ts';

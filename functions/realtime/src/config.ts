@@ -1,0 +1,16 @@
+import { env } from '@proteus/common';
+import { z } from 'zod';
+
+export const realtimeConfigSchema = z.object({
+  PORT: env.port(8084),
+  HOST: env.host(),
+  REDIS_URL: env.redisUrl(),
+  /** origins allowed to open /updates, comma-separated */
+  ALLOWED_ORIGINS: z
+    .string()
+    .default('http://localhost:8080,http://127.0.0.1:8080')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => /^https?:\/\/[^/]+$/.test(o)), { error: 'expected comma-separated origins like https://shop.example' }),
+  HEARTBEAT_MS: env.positiveInt(25_000),
+  LOG_LEVEL: env.logLevel(),
+});

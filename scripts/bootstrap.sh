@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# Sourced after node-env.sh: installs what is missing, quickly when nothing is.
+#  - npm dependencies (onnxruntime-node must not download CUDA libraries: it bundles CPU ones)
+#  - the gpu-worker's virtualenv
+
+proteus_stamp_ok() { # $1 stamp file, rest: inputs; true when the stamp is newer than every input
+  local stamp=$1; shift
+  [ -f "$stamp" ] || return 1
+  local f
+  for f in "$@"; do [ "$f" -nt "$stamp" ] && return 1; done
+  return 0
+}
+
+proteus_install_npm() {
+  local stamp="$proteus_root/node_modules/.proteus-installed"
+  proteus_stamp_ok "$stamp" "$proteus_root/package-lock.json" "$proteus_root/package.json" && return 0
+  echo "proteus: installing npm dependencies" >&2
+  (cd "$proteus_root" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error >&2) || {
+    echo "proteus: npm ci failed (run it yourself: cd $proteus_root && ONNXRUNTIME_NODE_INSTALL=skip npm ci)" >&2
+    return 1
+  }
+  touch "$stamp"
+}
+
+proteus_install_venv() {
+  local venv="$proteus_root/gpu-worker/.venv" stamp
+  stamp="$venv/.proteus-installed"
+  proteus_stamp_ok "$stamp" "$proteus_root/gpu-worker/pyproject.toml" && return 0
+  local py
+  py=$(command -v python3) || { echo "proteus: python3 is missing: run apt-get install -y python3 python3-venv" >&2; return 1; }
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "proteus: creating the gpu-worker virtualenv" >&2
+    "$py" -m venv "$venv" >&2 || {
+      echo "proteus: python3 -m venv failed: run apt-get install -y python3-venv" >&2
+      return 1
+    }
+  fi
+  echo "proteus: installing the gpu-worker into its virtualenv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$proteus_root/gpu-worker[test]" >&2 || return 1
+  touch "$stamp"
+}

@@ -1,0 +1,49 @@
+/**
+ * Sums the JUnit reports every package's test script writes to `test-results/junit.xml`
+ * (vitest and pytest alike) and prints one line: `N passed, N failed, N skipped`.
+ * A package with a test script but no report counts as one failure: it crashed before reporting.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { workspaces } from './workspaces.ts';
+
+export interface Tally {
+  passed: number;
+  failed: number;
+  skipped: number;
+  failures: string[];
+}
+
+export function tallyJunit(xml: string, suite: string): Tally {
+  const tally: Tally = { passed: 0, failed: 0, skipped: 0, failures: [] };
+  for (const match of xml.matchAll(/<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
+    const attrs = match[1] ?? '';
+    const body = match[2] ?? '';
+    const name = /\bname="([^"]*)"/.exec(attrs)?.[1] ?? '?';
+    if (/<(failure|error)\b/.test(body)) {
+      tally.failed++;
+      tally.failures.push(`${suite}: ${name}`);
+    } else if (/<skipped\b/.test(body)) tally.skipped++;
+    else tally.passed++;
+  }
+  return tally;
+}
+
+if (import.meta.main) {
+  const total: Tally = { passed: 0, failed: 0, skipped: 0, failures: [] };
+  for (const ws of workspaces()) {
+    if (!ws.scripts.test) continue;
+    const report = join(ws.dir, 'test-results', 'junit.xml');
+    const t = existsSync(report)
+      ? tallyJunit(readFileSync(report, 'utf8'), ws.name)
+      : { passed: 0, failed: 1, skipped: 0, failures: [`${ws.name}: no test report (${report}): the suite did not run to the end`] };
+    console.log(`  ${ws.name.padEnd(22)} ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+    total.passed += t.passed;
+    total.failed += t.failed;
+    total.skipped += t.skipped;
+    total.failures.push(...t.failures);
+  }
+  for (const f of total.failures) console.log(`  FAILED ${f}`);
+  console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+  process.exit(total.failed ? 1 : 0);
+}
