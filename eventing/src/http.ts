@@ -12,7 +12,8 @@ export function toBinaryHttp(event: ProteusEvent): { headers: Record<string, str
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(event)) {
     if (name === 'data' || name === 'datacontenttype' || value === undefined) continue;
-    headers[`ce-${name}`] = encodeURIComponent(String(value)).replace(/%20/g, ' ');
+    // the binding requires space, '"', '%' and non-ASCII percent-encoded; a bare space would also be trimmed at the ends
+    headers[`ce-${name}`] = encodeURIComponent(String(value));
   }
   headers['content-type'] = event.datacontenttype;
   return { headers, body: JSON.stringify(event.data) };
@@ -35,11 +36,19 @@ export function fromHttp(headers: Headers, body: string): ProteusEvent {
   }
   const event: Record<string, unknown> = {};
   headers.forEach((value, name) => {
-    if (name.startsWith('ce-')) event[name.slice(3)] = decodeURIComponent(value);
+    if (name.startsWith('ce-')) event[name.slice(3)] = percentDecode(name, value);
   });
   event.datacontenttype = contentType.split(';')[0]?.trim() || undefined;
   if (body.length) event.data = parseJson(body, 'event data');
   return parseEvent(event);
+}
+
+function percentDecode(header: string, value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new EventValidationError(`header ${header} is not valid percent-encoded UTF-8: ${JSON.stringify(value)}`, [{ path: header, message: 'invalid percent-encoding' }]);
+  }
 }
 
 function parseJson(text: string, what: string): unknown {

@@ -32,6 +32,12 @@ export function durationMs(iso: string): number {
   return Math.round((Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000);
 }
 
+/** The value of the entry's `event` field; field names sit at even positions. */
+function entryValue(fields: string[] | null): string | undefined {
+  for (let i = 0; fields && i + 1 < fields.length; i += 2) if (fields[i] === entryField) return fields[i + 1];
+  return undefined;
+}
+
 const retryable = (status: number) => status === 404 || status === 409 || status === 429 || status >= 500;
 
 export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
@@ -67,11 +73,12 @@ export function createStreamSource({ redis, routes, consumer, log, blockMs = 100
     log.warn('dead-lettered', { route: route.name, entry: id, reason, status, attempts });
   }
 
-  async function deliver(route: StreamRoute, sinkUrl: string, id: string, fields: string[]) {
-    const raw = fields[fields.indexOf(entryField) + 1];
+  /** `fields` is null for an entry deleted (XDEL, trimmed) while it was pending. */
+  async function deliver(route: StreamRoute, sinkUrl: string, id: string, fields: string[] | null) {
+    const raw = entryValue(fields);
     let event: ReturnType<typeof parseEvent>;
     try {
-      if (raw === undefined || fields.indexOf(entryField) < 0) throw new EventValidationError(`entry has no ${entryField} field`, []);
+      if (raw === undefined) throw new EventValidationError(fields ? `entry has no ${entryField} field` : 'entry was deleted from the stream', []);
       event = parseEvent(JSON.parse(raw));
     } catch (error) {
       const reason = error instanceof SyntaxError ? `not JSON: ${error.message}` : (error as Error).message;
@@ -84,7 +91,9 @@ export function createStreamSource({ redis, routes, consumer, log, blockMs = 100
     const baseDelay = durationMs(route.delivery.backoffDelay);
     let status: number | undefined;
     let reason = '';
+    let attempts = 0;
     for (let attempt = 1; attempt <= route.delivery.retry + 1; attempt++) {
+      attempts = attempt;
       try {
         const response = await fetch(sinkUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
         status = response.status;
@@ -104,7 +113,7 @@ export function createStreamSource({ redis, routes, consumer, log, blockMs = 100
       await new Promise((r) => setTimeout(r, delay));
     }
     if (!running && (status === undefined || retryable(status))) return; // stopping: leave it pending for the next start
-    await deadLetter(route, id, raw, reason, status, route.delivery.retry + 1);
+    await deadLetter(route, id, raw, reason, status, attempts);
     await redis.xack(route.stream, route.group, id);
   }
 
@@ -115,7 +124,7 @@ export function createStreamSource({ redis, routes, consumer, log, blockMs = 100
     while (running) {
       try {
         const reply = (await conn.xreadgroup('GROUP', route.group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', route.stream, cursor)) as
-          | [string, [string, string[]][]][]
+          | [string, [string, string[] | null][]][]
           | null;
         const entries = reply?.[0]?.[1] ?? [];
         if (cursor === '0' && entries.length === 0) cursor = '>';

@@ -18,7 +18,7 @@ export interface HealthReport {
 }
 
 /** A check resolves to an optional detail (e.g. "postgres") or throws. */
-export type Check = () => Promise<string | undefined | void>;
+export type Check = () => Promise<string | undefined>;
 
 export async function runChecks(part: string, checks: Record<string, Check>, timeoutMs = 2000): Promise<HealthReport> {
   const entries = await Promise.all(

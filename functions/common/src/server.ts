@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { Hono } from 'hono';
+import type { Env, Hono } from 'hono';
 import type { Logger } from './log.ts';
 
 export interface Running {
@@ -15,7 +15,7 @@ export interface Running {
 
 type Server = ReturnType<typeof serve>;
 
-export function listen(app: Hono<any>, { port, host, log, part }: { port: number; host: string; log: Logger; part: string }): Promise<Running & { server: Server }> {
+export function listen<E extends Env>(app: Hono<E>, { port, host, part }: { port: number; host: string; log?: Logger; part: string }): Promise<Running & { server: Server }> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port, hostname: host }, (info: AddressInfo) => {
       const url = `http://${host}:${info.port}`;
@@ -35,7 +35,6 @@ export function listen(app: Hono<any>, { port, host, log, part }: { port: number
         reject(new Error(`${part}: port ${port} on ${host} is already in use; set PORT to a free port (or 0 to pick one)`));
       } else reject(error);
     });
-    void log;
   });
 }
 

@@ -6,15 +6,21 @@
 import { problem } from '@proteus/common';
 import { EventValidationError, fromHttp, type ProteusEvent } from '@proteus/eventing';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../env.ts';
 
 const MAX_EVENT_BYTES = 256 * 1024;
 
-export const events = new Hono<AppEnv>().post('/', async (c) => {
-  const length = Number(c.req.header('content-length') ?? 0);
-  if (length > MAX_EVENT_BYTES) throw problem(413, 'event-too-large', 'Event too large', { detail: `at most ${MAX_EVENT_BYTES} bytes` });
+// counts bytes as they arrive (a chunked body has no content-length), not UTF-16 characters
+const eventSizeLimit = bodyLimit({
+  maxSize: MAX_EVENT_BYTES,
+  onError: () => {
+    throw problem(413, 'event-too-large', 'Event too large', { detail: `at most ${MAX_EVENT_BYTES} bytes` });
+  },
+});
+
+export const events = new Hono<AppEnv>().post('/', eventSizeLimit, async (c) => {
   const body = await c.req.text();
-  if (body.length > MAX_EVENT_BYTES) throw problem(413, 'event-too-large', 'Event too large', { detail: `at most ${MAX_EVENT_BYTES} bytes` });
   let event: ProteusEvent;
   try {
     event = fromHttp(c.req.raw.headers, body);

@@ -3,7 +3,7 @@
  * are not API paths get index.html so the app's own routes work on reload.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 import { Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
 
@@ -21,7 +21,9 @@ const types: Record<string, string> = {
 };
 
 export function webApp(root: string) {
-  const base = normalize(root) + sep;
+  // resolve() drops a trailing slash: `dist/` must not become `dist//`, which no file path starts with
+  const dir = resolve(root);
+  const base = dir.endsWith(sep) ? dir : dir + sep;
   async function file(path: string): Promise<{ body: Buffer; type: string } | undefined> {
     const full = normalize(join(base, path));
     if (!full.startsWith(base)) return undefined;
@@ -33,7 +35,13 @@ export function webApp(root: string) {
     }
   }
   return new Hono<AppEnv>().get('*', async (c, next) => {
-    const path = decodeURIComponent(new URL(c.req.url).pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(c.req.url).pathname);
+    } catch {
+      // malformed percent-encoding names no file: a 404, not a 500
+      return next();
+    }
     if (path.startsWith('/api/') || path === '/api' || path === '/events') return next();
     const found = (path !== '/' && (await file(path))) || (await file('index.html'));
     if (!found) return next();
