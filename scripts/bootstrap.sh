@@ -36,6 +36,6 @@ proteus_install_venv() {
     }
   fi
   echo "proteus: installing the gpu-worker into its virtualenv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$proteus_root/gpu-worker[test]" >&2 || return 1
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$proteus_root/gpu-worker[test,typecheck]" >&2 || return 1
   touch "$stamp"
 }

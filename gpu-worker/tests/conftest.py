@@ -22,10 +22,11 @@ def _allocate_db(base_url: str) -> int:
     admin = redis.Redis.from_url(f"{base_url}/0")
     try:
         try:
-            databases = int(admin.config_get("databases").get("databases", 16))
+            databases = int(admin.config_get("databases").get("databases") or 16)
         except redis.ResponseError:
             databases = 16  # managed Redis may forbid CONFIG
-        return int(admin.incr("testkit:next-db")) % (databases - 1) + 1
+        allocated = admin.incr("testkit:next-db")
+        return int(str(allocated)) % (databases - 1) + 1
     finally:
         admin.close()
 

@@ -8,29 +8,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
-import { configOrExit, env, loadConfig, objectStorageEnv } from '@proteus/common';
+import { configOrExit, loadConfig } from '@proteus/common';
 import { type EmbeddedS3, startEmbeddedS3 } from '@proteus/common/storage';
-import { z } from 'zod';
+import { DEFAULT_PORT, devConfigSchema } from './dev-config.ts';
 import { createGateway } from './gateway.ts';
 import { createSupervisor, type PartSpec } from './supervisor.ts';
 import { repoRoot } from './workspaces.ts';
 
 const started = performance.now();
-const DEFAULT_PORT = 8080;
-const config = configOrExit(() =>
-  loadConfig(
-    'dev',
-    z.object({
-      PORT: env.port(DEFAULT_PORT).optional(),
-      HOST: z.string().min(1).default('127.0.0.1'),
-      REDIS_URL: env.redisUrl().optional(),
-      DATABASE_URL: env.postgresUrl().optional(),
-      ...objectStorageEnv,
-      PROTEUS_DEV_DIR: z.string().min(1).default(join(repoRoot, '.dev')),
-      LOG_LEVEL: env.logLevel(),
-    }),
-  ),
-);
+const config = configOrExit(() => loadConfig('dev', devConfigSchema));
 
 const devDir = config.PROTEUS_DEV_DIR;
 const lockFile = join(devDir, 'dev.lock');

@@ -42,7 +42,7 @@ export function formatLine(line: string): string {
   }
 }
 
-export function createSupervisor({ write = (s: string) => process.stdout.write(s), color = process.stdout.isTTY } = {}) {
+export function createSupervisor({ write = (s: string): unknown => process.stdout.write(s), color = process.stdout.isTTY } = {}) {
   const parts: RunningPart[] = [];
   let stopping = false;
   let onUnexpectedExit: (part: RunningPart, code: number | null, signal: NodeJS.Signals | null) => void = () => {};
