@@ -56,7 +56,10 @@ export const eventData = {
     garmentKey: objectKey,
     maskKey: objectKey.optional(),
     landmarks: poseLandmarks.optional(),
-    seed: z.int().min(0).max(2 ** 32 - 1),
+    seed: z
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
     steps: z.int().min(1).max(100).optional(),
     engine: z.enum(engines).optional(),
     deadline: z.iso.datetime({ offset: true }).optional(),
@@ -142,10 +145,7 @@ export type EventData<T extends EventType> = z.infer<(typeof eventData)[T]>;
 /** Any Proteus CloudEvent, discriminated on `type`. */
 export const anyEvent = z.discriminatedUnion(
   'type',
-  eventTypes.map((t) => eventSchemas[t]) as unknown as [
-    (typeof eventSchemas)[EventType],
-    ...(typeof eventSchemas)[EventType][],
-  ],
+  eventTypes.map((t) => eventSchemas[t]) as unknown as [(typeof eventSchemas)[EventType], ...(typeof eventSchemas)[EventType][]],
 );
 
 export class EventValidationError extends Error {
@@ -169,10 +169,7 @@ export function parseEvent(value: unknown): ProteusEvent {
   const result = eventSchemas[type as EventType].safeParse(value);
   if (!result.success) {
     const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
-    throw new EventValidationError(
-      `invalid ${type} event: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-      issues,
-    );
+    throw new EventValidationError(`invalid ${type} event: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
   return result.data as ProteusEvent;
 }

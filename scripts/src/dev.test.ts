@@ -132,10 +132,14 @@ describe('npm run dev', () => {
     [{ PORT: 'abc' }, /PORT: expected a TCP port number/],
     [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL: expected a redis:\/\/ or rediss:\/\/ URL/],
     [{ DATABASE_URL: 'mysql://db' }, /DATABASE_URL: expected a postgres:\/\/ URL/],
-  ])('stops at start naming a malformed variable: %j', async (env, message) => {
-    const dev = startDev(env);
-    expect(await dev.exit).toBe(2);
-    expect(dev.output()).toMatch(/proteus dev: invalid configuration/);
-    expect(dev.output()).toMatch(message);
-  }, 30_000);
+  ])(
+    'stops at start naming a malformed variable: %j',
+    async (env, message) => {
+      const dev = startDev(env);
+      expect(await dev.exit).toBe(2);
+      expect(dev.output()).toMatch(/proteus dev: invalid configuration/);
+      expect(dev.output()).toMatch(message);
+    },
+    30_000,
+  );
 });

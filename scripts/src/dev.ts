@@ -101,7 +101,10 @@ async function shutdown(code: number, why?: string): Promise<never> {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 supervisor.onExit((part, code, signal) => {
-  const lines = part.tail.slice(-10).map((l) => `    ${l}`).join('\n');
+  const lines = part.tail
+    .slice(-10)
+    .map((l) => `    ${l}`)
+    .join('\n');
   void shutdown(1, `${part.spec.name} exited unexpectedly (${signal ?? `code ${code}`}); its last lines:\n${lines}\nstopping the rest`);
 });
 
@@ -165,7 +168,15 @@ try {
 }
 
 // 4. every part
-const ports = { api: await freePort(), segment: await freePort(), arbitrator: await freePort(), realtime: await freePort(), streamSource: await freePort(), tickSource: await freePort(), worker: await freePort() };
+const ports = {
+  api: await freePort(),
+  segment: await freePort(),
+  arbitrator: await freePort(),
+  realtime: await freePort(),
+  streamSource: await freePort(),
+  tickSource: await freePort(),
+  worker: await freePort(),
+};
 const local = (p: number) => `http://127.0.0.1:${p}`;
 const base: Record<string, string> = {
   PATH: process.env.PATH ?? '',
@@ -189,8 +200,18 @@ const specs: PartSpec[] = [
     },
     healthUrl: `${local(ports.api)}/healthz`,
   },
-  { name: 'segment', ...node('functions/segment', 'src/server.ts'), env: { ...base, ...storageEnv, PORT: String(ports.segment) }, healthUrl: `${local(ports.segment)}/health` },
-  { name: 'arbitrator', ...node('functions/arbitrator', 'src/server.ts'), env: { ...base, PORT: String(ports.arbitrator) }, healthUrl: `${local(ports.arbitrator)}/health` },
+  {
+    name: 'segment',
+    ...node('functions/segment', 'src/server.ts'),
+    env: { ...base, ...storageEnv, PORT: String(ports.segment) },
+    healthUrl: `${local(ports.segment)}/health`,
+  },
+  {
+    name: 'arbitrator',
+    ...node('functions/arbitrator', 'src/server.ts'),
+    env: { ...base, PORT: String(ports.arbitrator) },
+    healthUrl: `${local(ports.arbitrator)}/health`,
+  },
   {
     name: 'realtime',
     ...node('functions/realtime', 'src/server.ts'),
@@ -220,7 +241,10 @@ const specs: PartSpec[] = [
 ];
 say(`starting ${specs.length} parts`);
 const running = specs.map((spec) => supervisor.start(spec));
-writeLock(url, supervisor.parts.flatMap((p) => (p.child.pid ? [p.child.pid] : [])));
+writeLock(
+  url,
+  supervisor.parts.flatMap((p) => (p.child.pid ? [p.child.pid] : [])),
+);
 try {
   await Promise.all(running.map((part) => supervisor.waitHealthy(part, 60_000)));
 } catch (error) {

@@ -72,7 +72,11 @@ export const env = {
   redisUrl: () => urlWithScheme(['redis', 'rediss'], 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379'),
   postgresUrl: () => urlWithScheme(['postgres', 'postgresql'], 'a postgres:// URL, e.g. postgres://user:pass@host:5432/proteus'),
   positiveInt: (fallback: number) =>
-    z.coerce.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).positive({ error: 'expected a number above 0' }).default(fallback),
+    z.coerce
+      .number({ error: 'expected a whole number' })
+      .int({ error: 'expected a whole number' })
+      .positive({ error: 'expected a number above 0' })
+      .default(fallback),
   logLevel: () => z.enum(['debug', 'info', 'warn', 'error'], { error: 'expected debug, info, warn or error' }).default('info'),
   bucket: () =>
     z

@@ -4,7 +4,9 @@ import { createLogger, redactText } from './log.ts';
 describe('logger', () => {
   it('writes one JSON object per line with part, level and fields', () => {
     const lines: string[] = [];
-    createLogger('api', { write: (l) => lines.push(l) }).child({ requestId: 'r1' }).info('hello', { n: 1 });
+    createLogger('api', { write: (l) => lines.push(l) })
+      .child({ requestId: 'r1' })
+      .info('hello', { n: 1 });
     expect(lines).toHaveLength(1);
     expect(lines[0]?.endsWith('\n')).toBe(true);
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', part: 'api', msg: 'hello', requestId: 'r1', n: 1 });

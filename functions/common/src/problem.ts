@@ -41,7 +41,12 @@ export function problemErrorHandler(log: Logger) {
     if (error instanceof Problem) return problemResponse({ ...error.details, instance });
     if (error instanceof HTTPException) {
       const status = error.status;
-      return problemResponse({ type: PROBLEM_BASE + (status === 404 ? 'not-found' : `http-${status}`), title: error.message || 'HTTP error', status, instance });
+      return problemResponse({
+        type: PROBLEM_BASE + (status === 404 ? 'not-found' : `http-${status}`),
+        title: error.message || 'HTTP error',
+        status,
+        instance,
+      });
     }
     log.error('unhandled error', { error, path: instance, method: c.req.method });
     return problemResponse({ type: `${PROBLEM_BASE}internal`, title: 'Internal server error', status: 500, instance });

@@ -70,7 +70,13 @@ export interface EmbeddedS3 {
 
 // s3rver ships no types; this is the part of its API we use
 interface S3rverConstructor {
-  new (options: { port: number; address: string; directory: string; silent: boolean; configureBuckets: { name: string }[] }): {
+  new (options: {
+    port: number;
+    address: string;
+    directory: string;
+    silent: boolean;
+    configureBuckets: { name: string }[];
+  }): {
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
   };
@@ -82,7 +88,17 @@ const s3rverModule = 's3rver';
  * It checks neither signatures nor POST policies: dev and its own tests only; the security
  * tests run against SeaweedFS.
  */
-export async function startEmbeddedS3({ port = 0, host = '127.0.0.1', directory, bucket = 'proteus' }: { port?: number; host?: string; directory: string; bucket?: string }): Promise<EmbeddedS3> {
+export async function startEmbeddedS3({
+  port = 0,
+  host = '127.0.0.1',
+  directory,
+  bucket = 'proteus',
+}: {
+  port?: number;
+  host?: string;
+  directory: string;
+  bucket?: string;
+}): Promise<EmbeddedS3> {
   mkdirSync(directory, { recursive: true });
   const { default: S3rver } = (await import(s3rverModule)) as { default: S3rverConstructor };
   const server = new S3rver({ port, address: host, directory, silent: true, configureBuckets: [{ name: bucket }] });

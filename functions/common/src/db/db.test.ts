@@ -47,7 +47,9 @@ describe.each(['postgres', 'pglite'] as const)('database on %s', (kind) => {
     expect((await insert()).numInsertedOrUpdatedRows).toBe(0n);
     const { count } = await db
       .selectFrom('processed_events')
-      .where('id', '=', 'e1').select((eb) => eb.fn.countAll<string | number>().as('count')).executeTakeFirstOrThrow();
+      .where('id', '=', 'e1')
+      .select((eb) => eb.fn.countAll<string | number>().as('count'))
+      .executeTakeFirstOrThrow();
     // pg returns bigint counts as strings, PGlite as numbers: callers convert with Number()
     expect(Number(count)).toBe(1);
   });
