@@ -65,6 +65,18 @@ describe('CloudEvents over HTTP: round trips', () => {
     expect(receive(toStructuredHttp(event))).toEqual(event);
   });
 
+  it('percent-encodes exactly what the binding requires and leaves the rest readable', () => {
+    const event = extend(vector('arbitrator-tick'), { subject: 'Euro € 😀', quoted: '"100%"', path: '/a:b?c=d&e#f~' });
+    const { headers } = toBinaryHttp(event);
+    // the spec's own example
+    expect(headers['ce-subject']).toBe('Euro%20%E2%82%AC%20%F0%9F%98%80');
+    expect(headers['ce-quoted']).toBe('%22100%25%22');
+    expect(headers['ce-path']).toBe('/a:b?c=d&e#f~');
+    expect(headers['ce-source']).toBe('/proteus/eventing');
+    expect(headers['ce-time']).toBe('2026-11-29T01:00:00.000Z');
+    expect(receive(toBinaryHttp(event))).toEqual(event);
+  });
+
   it('accepts lower-case percent-encoding and needlessly encoded characters', () => {
     const { headers, body } = binaryTick();
     const event = receive({ headers: { ...headers, 'ce-subject': '%6a%c3%b6b' }, body });
@@ -88,9 +100,7 @@ describe('CloudEvents over HTTP: rejects', () => {
     const { 'ce-specversion': _, ...withoutVersion } = headers;
     expect(() => receive({ headers: withoutVersion, body })).toThrow(EventValidationError);
     expect(() => receive({ headers: withoutVersion, body })).toThrow(/no ce-specversion header and not application\/cloudevents\+json/);
-    expect(() => receive({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(vector('arbitrator-tick')) })).toThrow(
-      /not a CloudEvent/,
-    );
+    expect(() => receive({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(vector('arbitrator-tick')) })).toThrow(/not a CloudEvent/);
   });
 
   it('a binary body that is not JSON', () => {

@@ -12,8 +12,7 @@ export function toBinaryHttp(event: ProteusEvent): { headers: Record<string, str
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(event)) {
     if (name === 'data' || name === 'datacontenttype' || value === undefined) continue;
-    // the binding requires space, '"', '%' and non-ASCII percent-encoded; a bare space would also be trimmed at the ends
-    headers[`ce-${name}`] = encodeURIComponent(String(value));
+    headers[`ce-${name}`] = percentEncode(String(value));
   }
   headers['content-type'] = event.datacontenttype;
   return { headers, body: JSON.stringify(event.data) };
@@ -43,11 +42,21 @@ export function fromHttp(headers: Headers, body: string): ProteusEvent {
   return parseEvent(event);
 }
 
+/**
+ * The binding's header encoding: space, '"', '%' and everything outside printable ASCII become
+ * UTF-8 %XX; the rest stays readable (`/proteus/api`, times). A bare space would also be trimmed at the ends.
+ */
+function percentEncode(value: string): string {
+  return value.replace(/[^\x21\x23\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
+}
+
 function percentDecode(header: string, value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {
-    throw new EventValidationError(`header ${header} is not valid percent-encoded UTF-8: ${JSON.stringify(value)}`, [{ path: header, message: 'invalid percent-encoding' }]);
+    throw new EventValidationError(`header ${header} is not valid percent-encoded UTF-8: ${JSON.stringify(value)}`, [
+      { path: header, message: 'invalid percent-encoding' },
+    ]);
   }
 }
 

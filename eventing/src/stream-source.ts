@@ -118,11 +118,16 @@ export function createStreamSource({ redis, routes, consumer, log, blockMs = 100
   }
 
   async function loop(route: StreamRoute, sinkUrl: string, conn: Redis) {
-    await ensureGroup(redis, route.stream, route.group);
     // first what this consumer left pending (a restart), then new entries
     let cursor = '0';
+    let grouped = false;
     while (running) {
       try {
+        // inside the try: Redis down at start must not reject the loop (an unhandled rejection kills the process)
+        if (!grouped) {
+          await ensureGroup(redis, route.stream, route.group);
+          grouped = true;
+        }
         const reply = (await conn.xreadgroup('GROUP', route.group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', route.stream, cursor)) as
           | [string, [string, string[] | null][]][]
           | null;
@@ -131,7 +136,11 @@ export function createStreamSource({ redis, routes, consumer, log, blockMs = 100
         for (const [id, fields] of entries) await deliver(route, sinkUrl, id, fields);
       } catch (error) {
         if (!running) break;
-        log.error('stream read failed', { route: route.name, error: (error as Error).message });
+        const message = (error as Error).message;
+        log.error('stream read failed', { route: route.name, error: message });
+        // entries of a batch cut short stay pending for this consumer: read those again first
+        cursor = '0';
+        if (message.includes('NOGROUP')) grouped = false;
         await new Promise((r) => setTimeout(r, 500));
       }
     }

@@ -40,9 +40,12 @@ export function createTickSource({ sinkUrl, periodMs, timeoutMs = periodMs * 4, 
     stats,
     start() {
       const t0 = now();
+      let slot = 0;
       const schedule = () => {
-        const next = periodMs - ((now() - t0) % periodMs);
-        timer = setTimeout(fire, next);
+        // the next slot after the one just fired: a timer that fires a little early must not fire the same slot twice;
+        // slots missed while the event loop was blocked are dropped, not fired late
+        slot = Math.max(slot + 1, Math.floor((now() - t0) / periodMs) + 1);
+        timer = setTimeout(fire, Math.max(0, t0 + slot * periodMs - now()));
       };
       const fire = () => {
         const seq = stats.seq++;

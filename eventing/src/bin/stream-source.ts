@@ -23,7 +23,10 @@ const config = configOrExit(() =>
           .default(names.join(','))
           .transform((v) => v.split(',').map((s) => s.trim()))
           .refine((list) => list.every((n) => names.includes(n)), { error: `expected a comma-separated list of ${names.join(', ')}` }),
-        CONSUMER_NAME: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/).default(hostname().split('.')[0] ?? 'stream-source'),
+        CONSUMER_NAME: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/)
+          .default(hostname().split('.')[0] ?? 'stream-source'),
         K_SINK: env.url().optional(),
         API_URL: env.url().optional(),
         TAILOR_URL: env.url().optional(),
@@ -31,7 +34,8 @@ const config = configOrExit(() =>
         LOG_LEVEL: env.logLevel(),
       })
       .superRefine((c, ctx) => {
-        if (c.K_SINK && c.STREAM_SOURCE_ROUTES.length !== 1) ctx.addIssue({ code: 'custom', path: ['K_SINK'], message: 'K_SINK needs exactly one route in STREAM_SOURCE_ROUTES' });
+        if (c.K_SINK && c.STREAM_SOURCE_ROUTES.length !== 1)
+          ctx.addIssue({ code: 'custom', path: ['K_SINK'], message: 'K_SINK needs exactly one route in STREAM_SOURCE_ROUTES' });
         for (const route of streamRoutes.filter((r) => c.STREAM_SOURCE_ROUTES.includes(r.name))) {
           const name = sinkUrlEnv[route.sink.part] as 'API_URL' | 'TAILOR_URL' | 'ARBITRATOR_URL';
           if (!c.K_SINK && !c[name]) ctx.addIssue({ code: 'custom', path: [name], message: `required for route ${route.name} (or set K_SINK)` });
