@@ -19,13 +19,18 @@ export async function readQueueMetrics(redis: Redis, now = Date.now()): Promise<
     throw error;
   }
   const group = info.map((fields) => Object.fromEntries(pairs(fields))).find((g) => g.name === keys.groups.weavers);
-  if (!group) return { queueDepth: await redis.xlen(stream), avgWaitMs: 0 };
+  if (!group) {
+    // no worker has started yet: every job is waiting, the first one longest
+    const first = await redis.xrange(stream, '-', '+', 'COUNT', 1);
+    return { queueDepth: await redis.xlen(stream), avgWaitMs: waitOf(first[0]?.[0], now) };
+  }
   const lag = group.lag === null || group.lag === undefined ? await redis.xlen(stream) : Number(group.lag);
   const queueDepth = lag + Number(group.pending ?? 0);
   const next = await redis.xrange(stream, `(${String(group['last-delivered-id'])}`, '+', 'COUNT', 1);
-  const oldest = next[0]?.[0];
-  return { queueDepth, avgWaitMs: oldest ? Math.max(0, now - entryTimeMs(oldest)) : 0 };
+  return { queueDepth, avgWaitMs: waitOf(next[0]?.[0], now) };
 }
+
+const waitOf = (oldest: string | undefined, now: number) => (oldest ? Math.max(0, now - entryTimeMs(oldest)) : 0);
 
 function pairs(fields: unknown[]): [string, unknown][] {
   const out: [string, unknown][] = [];

@@ -9,7 +9,12 @@ export const realtimeConfigSchema = z.object({
   ALLOWED_ORIGINS: z
     .string()
     .default('http://localhost:8080,http://127.0.0.1:8080')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .refine((list) => list.every((o) => /^https?:\/\/[^/]+$/.test(o)), { error: 'expected comma-separated origins like https://shop.example' }),
   HEARTBEAT_MS: env.positiveInt(25_000),
   LOG_LEVEL: env.logLevel(),

@@ -1,5 +1,5 @@
 import type { DatabaseHandle } from '@proteus/common/db';
-import { toBinaryHttp, toStructuredHttp, type ProteusEvent } from '@proteus/eventing';
+import { type ProteusEvent, toBinaryHttp, toStructuredHttp } from '@proteus/eventing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { baseDeps, cleanupStack, collectingLogger, openTestDatabase, PROBLEMS, problemOf, testRedis, testStorage, validVector } from '../../test/deps.ts';
 import { createApp } from '../app.ts';
@@ -59,7 +59,7 @@ describe.each(['postgres', 'pglite'] as const)('POST /events on %s', (kind) => {
   it('keeps events apart by source: the same id from two sources is two rows', async () => {
     const event = validVector('tryon-failed') as unknown as ProteusEvent;
     expect((await post(toBinaryHttp(event))).status).toBe(204);
-    expect((await post(toBinaryHttp({ ...event, source: '/proteus/other' }))).status).toBe(204);
+    expect((await post(toBinaryHttp({ ...event, source: '/proteus/other' } as ProteusEvent))).status).toBe(204);
     expect(await rows()).toHaveLength(2);
   });
 
