@@ -34,6 +34,16 @@ describe('readQueueMetrics on queue:jobs', () => {
     expect(await readQueueMetrics(redis, now)).toEqual({ queueDepth: 0, avgWaitMs: 0 });
   });
 
+  it('counts pending once when Redis reports no lag (an entry deleted mid-stream)', async () => {
+    await createGroup();
+    await enqueue(6000, 5000, 4000, 3000, 2000, 1000);
+    await redis.xreadgroup('GROUP', group, 'w1', 'COUNT', 2, 'STREAMS', stream, '>');
+    const ids = (await redis.xrange(stream, '-', '+')).map(([id]) => id);
+    await redis.xdel(stream, ids[3]!);
+    // 2 pending + 3 still to deliver (one of the 4 was deleted)
+    expect(await readQueueMetrics(redis, now)).toEqual({ queueDepth: 5, avgWaitMs: 4000 });
+  });
+
   it('counts N undelivered jobs and waits as long as the oldest', async () => {
     await createGroup();
     await enqueue(5000, 4000, 3000, 1000);

@@ -2,6 +2,9 @@ import { keys } from '@proteus/eventing';
 import type { Redis } from 'ioredis';
 import type { QueueMetrics } from './policy.ts';
 
+/** Counting undelivered entries by hand stops here; the policy saturates long before. */
+const LAG_COUNT_CAP = 10_000;
+
 /** The millisecond part of a stream entry id is its enqueue time. */
 export const entryTimeMs = (id: string) => Number(id.split('-')[0]);
 
@@ -24,9 +27,11 @@ export async function readQueueMetrics(redis: Redis, now = Date.now()): Promise<
     const first = await redis.xrange(stream, '-', '+', 'COUNT', 1);
     return { queueDepth: await redis.xlen(stream), avgWaitMs: waitOf(first[0]?.[0], now) };
   }
-  const lag = group.lag === null || group.lag === undefined ? await redis.xlen(stream) : Number(group.lag);
+  const after = `(${String(group['last-delivered-id'])}`;
+  // Redis reports no lag after entries were deleted mid-stream: count what is left to deliver
+  const lag = group.lag === null || group.lag === undefined ? (await redis.xrange(stream, after, '+', 'COUNT', LAG_COUNT_CAP)).length : Number(group.lag);
   const queueDepth = lag + Number(group.pending ?? 0);
-  const next = await redis.xrange(stream, `(${String(group['last-delivered-id'])}`, '+', 'COUNT', 1);
+  const next = await redis.xrange(stream, after, '+', 'COUNT', 1);
   return { queueDepth, avgWaitMs: waitOf(next[0]?.[0], now) };
 }
 
