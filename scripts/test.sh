@@ -56,16 +56,29 @@ echo "proteus: test services: redis $PROTEUS_TEST_REDIS_URL, postgres ${PROTEUS_
 
 if [ "$mode" = services ]; then
   echo "proteus: services up; in another shell: source .test/env && (cd <package> && npx vitest). Ctrl-C stops them."
-  while :; do sleep 3600; done
+  # wait on a background sleep so the EXIT trap runs as soon as a signal arrives
+  sleep infinity &
+  wait $!
 fi
 
 find . -path ./node_modules -prune -o -type d -name test-results -print0 | xargs -0 rm -rf
 status=0
-echo "proteus: type checks"
-turbo run check-types --output-logs=errors-only || status=1
-echo "proteus: lint"
-biome check . || status=1
+checks=.test/checks.xml
+echo '<testsuites name="checks">' >"$checks"
+check() { # name command...: a repo-wide check, reported as one test case
+  local name=$1; shift
+  echo "proteus: $name"
+  if "$@"; then
+    echo "  <testcase name=\"$name\"/>" >>"$checks"
+  else
+    status=1
+    echo "  <testcase name=\"$name\"><failure message=\"$name failed\"/></testcase>" >>"$checks"
+  fi
+}
+check "type checks (every package)" turbo run check-types --output-logs=errors-only
+check "lint (biome)" biome check .
+echo '</testsuites>' >>"$checks"
 echo "proteus: tests"
 turbo run test --concurrency=2 --output-logs=full || status=1
-tsx scripts/src/summarize-tests.ts || status=1
+tsx scripts/src/summarize-tests.ts "$checks" || status=1
 exit $status

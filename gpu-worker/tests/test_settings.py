@@ -91,3 +91,16 @@ def test_entry_point_exits_2_naming_the_variable() -> None:
     assert result.stderr.startswith("proteus gpu-worker: invalid configuration\n")
     assert "REDIS_URL: required" in result.stderr
     assert "WORKER_HEALTH_PORT: an integer from 0 to 65535" in result.stderr
+
+
+def test_env_example_lists_every_variable() -> None:
+    """`.env.example` at the repo root documents every variable the worker reads."""
+    from pathlib import Path
+
+    from proteus_worker.settings import WorkerSettings
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    listed = {line.split("=", 1)[0] for line in example.read_text().splitlines() if "=" in line and not line.startswith("#")}
+    names = {name.upper() for name in WorkerSettings.model_fields}
+    assert len(names) > 5
+    assert sorted(names - listed) == []

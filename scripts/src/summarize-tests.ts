@@ -2,6 +2,7 @@
  * Sums the JUnit reports every package's test script writes to `test-results/junit.xml`
  * (vitest and pytest alike) and prints one line: `N passed, N failed, N skipped`.
  * A package with a test script but no report counts as one failure: it crashed before reporting.
+ * Reports named on the command line (the repo-wide type checks and lint) are added in.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,20 +30,25 @@ export function tallyJunit(xml: string, suite: string): Tally {
   return tally;
 }
 
+const missing = (name: string, report: string): Tally => ({
+  passed: 0,
+  failed: 1,
+  skipped: 0,
+  failures: [`${name}: no test report (${report}): the suite did not run to the end`],
+});
+
 if (import.meta.main) {
   const total: Tally = { passed: 0, failed: 0, skipped: 0, failures: [] };
-  for (const ws of workspaces()) {
-    if (!ws.scripts.test) continue;
-    const report = join(ws.dir, 'test-results', 'junit.xml');
-    const t = existsSync(report)
-      ? tallyJunit(readFileSync(report, 'utf8'), ws.name)
-      : { passed: 0, failed: 1, skipped: 0, failures: [`${ws.name}: no test report (${report}): the suite did not run to the end`] };
-    console.log(`  ${ws.name.padEnd(22)} ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+  const add = (name: string, report: string) => {
+    const t = existsSync(report) ? tallyJunit(readFileSync(report, 'utf8'), name) : missing(name, report);
+    console.log(`  ${name.padEnd(22)} ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
     total.passed += t.passed;
     total.failed += t.failed;
     total.skipped += t.skipped;
     total.failures.push(...t.failures);
-  }
+  };
+  for (const ws of workspaces()) if (ws.scripts.test) add(ws.name, join(ws.dir, 'test-results', 'junit.xml'));
+  for (const report of process.argv.slice(2)) add('checks', report);
   for (const f of total.failures) console.log(`  FAILED ${f}`);
   console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
   process.exit(total.failed ? 1 : 0);

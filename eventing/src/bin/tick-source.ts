@@ -1,28 +1,12 @@
 /** The tick source as a process; K_SINK (cluster) or ARBITRATOR_URL (dev) names the sink. */
-import { configOrExit, createLogger, env, listen, loadConfig, onShutdown } from '@proteus/common';
+import { configOrExit, createLogger, listen, loadConfig, onShutdown } from '@proteus/common';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import { tickSourceConfigSchema } from '../source-config.ts';
 import { createTickSource } from '../tick-source.ts';
 import { tickRoutes } from '../topology.ts';
 
 const route = tickRoutes[0]!;
-const config = configOrExit(() =>
-  loadConfig(
-    'tick-source',
-    z
-      .object({
-        PORT: env.port(0),
-        HOST: env.host(),
-        K_SINK: env.url().optional(),
-        ARBITRATOR_URL: env.url().optional(),
-        TICK_PERIOD_MS: env.positiveInt(route.periodMs),
-        LOG_LEVEL: env.logLevel(),
-      })
-      .superRefine((c, ctx) => {
-        if (!c.K_SINK && !c.ARBITRATOR_URL) ctx.addIssue({ code: 'custom', path: ['ARBITRATOR_URL'], message: 'required (or set K_SINK)' });
-      }),
-  ),
-);
+const config = configOrExit(() => loadConfig('tick-source', tickSourceConfigSchema));
 const log = createLogger('tick-source', { level: config.LOG_LEVEL });
 const sinkUrl = config.K_SINK ?? new URL(route.sink.path, config.ARBITRATOR_URL).toString();
 let lastError = '';
@@ -39,7 +23,7 @@ const ticks = createTickSource({
 const app = new Hono();
 app.get('/health', (c) => c.json({ status: 'ok', part: 'tick-source', sink: sinkUrl, ...ticks.stats }));
 
-const server = await listen(app, { port: config.PORT, host: config.HOST, log, part: 'tick-source' }).catch((error: Error) => {
+const server = await listen(app, { port: config.PORT, host: config.HOST, part: 'tick-source' }).catch((error: Error) => {
   log.error(error.message);
   process.exit(1);
 });

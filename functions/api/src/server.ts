@@ -34,7 +34,7 @@ try {
     webDist: config.WEB_DIST,
     workerHeartbeatMaxAgeMs: config.WORKER_HEARTBEAT_MAX_AGE_MS,
   });
-  const server = await listen(app, { port: config.PORT, host: config.HOST, log, part: 'api' });
+  const server = await listen(app, { port: config.PORT, host: config.HOST, part: 'api' });
   log.info('listening', { url: server.url, database: database.kind, objectStorage: storage.config.endpoint });
   onShutdown(async () => {
     await server.close();

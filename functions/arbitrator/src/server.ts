@@ -10,7 +10,7 @@ const app = createApp({
   log,
   policyConfig: { vipMaxDepth: config.POLICY_VIP_MAX_DEPTH, economyMaxDepth: config.POLICY_ECONOMY_MAX_DEPTH, degradedWaitMs: config.POLICY_DEGRADED_WAIT_MS },
 });
-const server = await listen(app, { port: config.PORT, host: config.HOST, log, part: 'arbitrator' }).catch((error: Error) => {
+const server = await listen(app, { port: config.PORT, host: config.HOST, part: 'arbitrator' }).catch((error: Error) => {
   log.error(error.message);
   process.exit(1);
 });

@@ -15,10 +15,7 @@ export interface Running {
 
 type Server = ReturnType<typeof serve>;
 
-export function listen<E extends Env>(
-  app: Hono<E>,
-  { port, host, part }: { port: number; host: string; log?: Logger; part: string },
-): Promise<Running & { server: Server }> {
+export function listen<E extends Env>(app: Hono<E>, { port, host, part }: { port: number; host: string; part: string }): Promise<Running & { server: Server }> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port, hostname: host }, (info: AddressInfo) => {
       const url = `http://${host}:${info.port}`;

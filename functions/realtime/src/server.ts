@@ -10,7 +10,7 @@ const subscriber = createRedis(config.REDIS_URL, 'realtime-sub');
 const updates = createUpdates({ subscriber, allowedOrigins: config.ALLOWED_ORIGINS, heartbeatMs: config.HEARTBEAT_MS, log });
 try {
   await updates.start();
-  const server = await listen(createApp({ redis, updates, log }), { port: config.PORT, host: config.HOST, log, part: 'realtime' });
+  const server = await listen(createApp({ redis, updates, log }), { port: config.PORT, host: config.HOST, part: 'realtime' });
   server.server.on('upgrade', updates.handleUpgrade);
   log.info('listening', { url: server.url, allowedOrigins: config.ALLOWED_ORIGINS });
   onShutdown(async () => {

@@ -29,7 +29,7 @@ async function startRealtime({ heartbeatMs = 25_000 } = {}) {
   const subscriber = createRedis(redisUrl, 'realtime-test-sub');
   const updates = createUpdates({ subscriber, allowedOrigins: [ALLOWED], heartbeatMs, log });
   await updates.start();
-  const server = await listen(createApp({ redis, updates, log }), { port: 0, host: '127.0.0.1', log, part: 'realtime' });
+  const server = await listen(createApp({ redis, updates, log }), { port: 0, host: '127.0.0.1', part: 'realtime' });
   server.server.on('upgrade', updates.handleUpgrade);
   cleanups.push(async () => {
     await updates.close();

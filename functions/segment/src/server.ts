@@ -13,7 +13,7 @@ const storage = createObjectStorage({
   accessKeyId: config.OBJECT_STORAGE_ACCESS_KEY as string,
   secretAccessKey: config.OBJECT_STORAGE_SECRET_KEY as string,
 });
-const server = await listen(createApp({ redis, storage, log }), { port: config.PORT, host: config.HOST, log, part: 'segment' }).catch((error: Error) => {
+const server = await listen(createApp({ redis, storage, log }), { port: config.PORT, host: config.HOST, part: 'segment' }).catch((error: Error) => {
   log.error(error.message);
   process.exit(1);
 });

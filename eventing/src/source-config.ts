@@ -1,0 +1,50 @@
+/** The settings of the two source processes (bin/), exported so tests and manifests can check them. */
+import { hostname } from 'node:os';
+import { env } from '@proteus/common';
+import { z } from 'zod';
+import { sinkUrlEnv, streamRoutes, tickRoutes } from './topology.ts';
+
+const names = streamRoutes.map((r) => r.name);
+const tickRoute = tickRoutes[0]!;
+
+export const streamSourceConfigSchema = z
+  .object({
+    PORT: env.port(0),
+    HOST: env.host(),
+    REDIS_URL: env.redisUrl(),
+    STREAM_SOURCE_ROUTES: z
+      .string()
+      .default(names.join(','))
+      .transform((v) => v.split(',').map((s) => s.trim()))
+      .refine((list) => list.every((n) => names.includes(n)), { error: `expected a comma-separated list of ${names.join(', ')}` }),
+    CONSUMER_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/)
+      .default(hostname().split('.')[0] ?? 'stream-source'),
+    K_SINK: env.url().optional(),
+    API_URL: env.url().optional(),
+    TAILOR_URL: env.url().optional(),
+    ARBITRATOR_URL: env.url().optional(),
+    LOG_LEVEL: env.logLevel(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.K_SINK && c.STREAM_SOURCE_ROUTES.length !== 1)
+      ctx.addIssue({ code: 'custom', path: ['K_SINK'], message: 'K_SINK needs exactly one route in STREAM_SOURCE_ROUTES' });
+    for (const route of streamRoutes.filter((r) => c.STREAM_SOURCE_ROUTES.includes(r.name))) {
+      const name = sinkUrlEnv[route.sink.part] as 'API_URL' | 'TAILOR_URL' | 'ARBITRATOR_URL';
+      if (!c.K_SINK && !c[name]) ctx.addIssue({ code: 'custom', path: [name], message: `required for route ${route.name} (or set K_SINK)` });
+    }
+  });
+
+export const tickSourceConfigSchema = z
+  .object({
+    PORT: env.port(0),
+    HOST: env.host(),
+    K_SINK: env.url().optional(),
+    ARBITRATOR_URL: env.url().optional(),
+    TICK_PERIOD_MS: env.positiveInt(tickRoute.periodMs),
+    LOG_LEVEL: env.logLevel(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.K_SINK && !c.ARBITRATOR_URL) ctx.addIssue({ code: 'custom', path: ['ARBITRATOR_URL'], message: 'required (or set K_SINK)' });
+  });
