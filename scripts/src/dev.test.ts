@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processGone } from '@proteus/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { repoRoot } from './workspaces.ts';
@@ -61,14 +62,7 @@ async function ready(dev: Dev, timeoutMs = 90_000): Promise<string> {
 }
 
 const lockedPids = (dir: string) => (JSON.parse(readFileSync(join(dir, 'dev.lock'), 'utf8')) as { children: number[] }).children;
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = (pid: number) => !processGone(pid);
 
 describe('npm run dev', () => {
   it('serves the web app, /api/health (green) and /updates on one URL; refuses a second start; Ctrl-C leaves nothing behind', async () => {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { configOrExit, loadConfig } from '@proteus/common';
-import { type EmbeddedS3, startEmbeddedS3 } from '@proteus/common/storage';
+import { type EmbeddedS3, startEmbeddedS3, storageConfigFromEnv, storageEnv } from '@proteus/common/storage';
 import { DEFAULT_PORT, devConfigSchema } from './dev-config.ts';
 import { createGateway } from './gateway.ts';
 import { createSupervisor, type PartSpec } from './supervisor.ts';
@@ -145,18 +145,12 @@ if (!redisUrl) {
   await waitForPort(redisPort, 10_000).catch((error: Error) => shutdown(1, `redis did not start: ${error.message}\n${redis.tail.join('\n')}`));
 }
 
-let storageEnv: Record<string, string>;
+let partStorageEnv: Record<string, string>;
 if (config.OBJECT_STORAGE_ENDPOINT) {
-  storageEnv = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('OBJECT_STORAGE_') && v)) as Record<string, string>;
+  partStorageEnv = storageEnv(storageConfigFromEnv(config)!);
 } else {
   embeddedS3 = await startEmbeddedS3({ directory: join(devDir, 's3'), bucket: config.OBJECT_STORAGE_BUCKET });
-  storageEnv = {
-    OBJECT_STORAGE_ENDPOINT: embeddedS3.endpoint,
-    OBJECT_STORAGE_BUCKET: embeddedS3.config.bucket,
-    OBJECT_STORAGE_REGION: embeddedS3.config.region,
-    OBJECT_STORAGE_ACCESS_KEY: embeddedS3.config.accessKeyId,
-    OBJECT_STORAGE_SECRET_KEY: embeddedS3.config.secretAccessKey,
-  };
+  partStorageEnv = storageEnv(embeddedS3.config);
 }
 
 // 3. the web app, built once (turbo caches it)
@@ -192,7 +186,7 @@ const specs: PartSpec[] = [
     ...node('functions/api', 'src/server.ts'),
     env: {
       ...base,
-      ...storageEnv,
+      ...partStorageEnv,
       PORT: String(ports.api),
       TAILOR_URL: local(ports.segment),
       WEB_DIST: webDist,
@@ -203,7 +197,7 @@ const specs: PartSpec[] = [
   {
     name: 'segment',
     ...node('functions/segment', 'src/server.ts'),
-    env: { ...base, ...storageEnv, PORT: String(ports.segment) },
+    env: { ...base, ...partStorageEnv, PORT: String(ports.segment) },
     healthUrl: `${local(ports.segment)}/health`,
   },
   {
@@ -235,7 +229,7 @@ const specs: PartSpec[] = [
     command: venvPython,
     args: ['-u', '-m', 'proteus_worker'],
     cwd: join(repoRoot, 'gpu-worker'),
-    env: { ...base, ...storageEnv, WORKER_NAME: 'dev-worker-1', WORKER_HEALTH_PORT: String(ports.worker) },
+    env: { ...base, ...partStorageEnv, WORKER_NAME: 'dev-worker-1', WORKER_HEALTH_PORT: String(ports.worker) },
     healthUrl: `${local(ports.worker)}/health`,
   },
 ];

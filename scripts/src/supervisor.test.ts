@@ -1,3 +1,4 @@
+import { processGone, waitFor } from '@proteus/testkit';
 import { describe, expect, it } from 'vitest';
 import { createSupervisor, formatLine } from './supervisor.ts';
 
@@ -10,14 +11,7 @@ const nodePart = (name: string, script: string, extra: object = {}) => ({
   ...extra,
 });
 
-const gone = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
-};
+const gone = processGone;
 
 describe('formatLine', () => {
   it('compacts JSON log lines and passes other lines through', () => {
@@ -73,8 +67,7 @@ describe('supervisor', () => {
     expect(order).toEqual(['stubborn', 'service']);
     expect(gone(stubborn.child.pid!)).toBe(true);
     expect(gone(service.child.pid!)).toBe(true);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(gone(grandchild)).toBe(true);
+    await waitFor(() => gone(grandchild), { timeoutMs: 5000, what: `grandchild ${grandchild} to be gone` });
   });
 
   it('waitHealthy fails fast when the part exits first', async () => {

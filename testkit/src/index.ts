@@ -132,3 +132,4 @@ export async function waitFor<T>(check: () => T | Promise<T>, { timeoutMs = 5000
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+export { logLine, occupiedPort, type PartProcess, processGone, runPart, startPart } from './process.ts';

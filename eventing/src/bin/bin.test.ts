@@ -2,9 +2,9 @@
  * The sources as processes: spawned the way the dev stack runs them, with an explicit environment,
  * against the real Redis and a real sink.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { isolatedRedisUrl, waitFor } from '@proteus/testkit';
+import { isolatedRedisUrl, type PartProcess, startPart, waitFor } from '@proteus/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Sink, startSink } from '../../test/sink.ts';
@@ -15,14 +15,7 @@ import { createProducer } from '../producer.ts';
 
 const packageDir = join(import.meta.dirname, '..', '..');
 
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** JSON log lines written so far */
-  logs: () => Record<string, unknown>[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Running = PartProcess;
 
 let children: ChildProcess[] = [];
 let cleanups: (() => Promise<void>)[] = [];
@@ -34,30 +27,9 @@ afterEach(async () => {
 });
 
 function run(bin: 'stream-source' | 'tick-source', env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', `src/bin/${bin}.ts`], {
-    cwd: packageDir,
-    // only what the test names, so a variable of the developer's shell cannot change the outcome
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const logs = () =>
-    out
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { child, stdout: () => out, stderr: () => err, logs, exited };
+  const proc = startPart(packageDir, `src/bin/${bin}.ts`, env);
+  children.push(proc.child);
+  return proc;
 }
 
 async function sink(): Promise<Sink> {

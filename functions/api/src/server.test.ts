@@ -66,6 +66,6 @@ describe('api server.ts', () => {
     const response = await fetch(new URL('/healthz', String(listening.url)));
     expect(response.status).toBe(200);
     started.child.kill('SIGTERM');
-    expect(await started.exited).toBe(0);
+    expect(await started.exited).toEqual({ code: 0, signal: null });
   }, 30_000);
 });

@@ -1,6 +1,6 @@
 import { configOrExit, createLogger, createRedis, listen, loadConfig, onShutdown } from '@proteus/common';
 import { openDatabase } from '@proteus/common/db';
-import { createObjectStorage, type EmbeddedS3, startEmbeddedS3 } from '@proteus/common/storage';
+import { createObjectStorage, type EmbeddedS3, startEmbeddedS3, storageConfigFromEnv } from '@proteus/common/storage';
 import { createApp } from './app.ts';
 import { apiConfigSchema } from './config.ts';
 
@@ -16,15 +16,7 @@ try {
     embedded = await startEmbeddedS3({ directory: '.dev/s3', bucket: config.OBJECT_STORAGE_BUCKET });
     log.warn('OBJECT_STORAGE_ENDPOINT unset: using the embedded S3 server', { endpoint: embedded.endpoint });
   }
-  const storage = createObjectStorage(
-    embedded?.config ?? {
-      endpoint: config.OBJECT_STORAGE_ENDPOINT as string,
-      bucket: config.OBJECT_STORAGE_BUCKET,
-      region: config.OBJECT_STORAGE_REGION,
-      accessKeyId: config.OBJECT_STORAGE_ACCESS_KEY as string,
-      secretAccessKey: config.OBJECT_STORAGE_SECRET_KEY as string,
-    },
-  );
+  const storage = createObjectStorage(storageConfigFromEnv(config) ?? (embedded as EmbeddedS3).config);
   const app = createApp({
     redis,
     database,

@@ -15,6 +15,41 @@ export interface ObjectStorageConfig {
   secretAccessKey: string;
 }
 
+/** The variables of `objectStorageEnv` (config.ts), as parsed. */
+export interface ObjectStorageVariables {
+  OBJECT_STORAGE_ENDPOINT?: string | undefined;
+  OBJECT_STORAGE_BUCKET: string;
+  OBJECT_STORAGE_REGION: string;
+  OBJECT_STORAGE_ACCESS_KEY?: string | undefined;
+  OBJECT_STORAGE_SECRET_KEY?: string | undefined;
+}
+
+/** The storage the OBJECT_STORAGE_* variables name; undefined when no endpoint is set. */
+export function storageConfigFromEnv(v: ObjectStorageVariables): ObjectStorageConfig | undefined {
+  if (!v.OBJECT_STORAGE_ENDPOINT) return undefined;
+  if (!v.OBJECT_STORAGE_ACCESS_KEY || !v.OBJECT_STORAGE_SECRET_KEY) {
+    throw new Error('OBJECT_STORAGE_ACCESS_KEY and OBJECT_STORAGE_SECRET_KEY are required when OBJECT_STORAGE_ENDPOINT is set');
+  }
+  return {
+    endpoint: v.OBJECT_STORAGE_ENDPOINT,
+    bucket: v.OBJECT_STORAGE_BUCKET,
+    region: v.OBJECT_STORAGE_REGION,
+    accessKeyId: v.OBJECT_STORAGE_ACCESS_KEY,
+    secretAccessKey: v.OBJECT_STORAGE_SECRET_KEY,
+  };
+}
+
+/** The OBJECT_STORAGE_* variables that name `config`, for a child process. */
+export function storageEnv(config: ObjectStorageConfig): Record<string, string> {
+  return {
+    OBJECT_STORAGE_ENDPOINT: config.endpoint,
+    OBJECT_STORAGE_BUCKET: config.bucket,
+    OBJECT_STORAGE_REGION: config.region,
+    OBJECT_STORAGE_ACCESS_KEY: config.accessKeyId,
+    OBJECT_STORAGE_SECRET_KEY: config.secretAccessKey,
+  };
+}
+
 export interface ObjectStorage {
   client: S3Client;
   bucket: string;

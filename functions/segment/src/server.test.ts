@@ -55,6 +55,6 @@ describe('segment server.ts', () => {
     const { url } = await logLine(started, 'listening');
     expect((await fetch(new URL('/health', String(url)))).status).toBe(200);
     started.child.kill('SIGTERM');
-    expect(await started.exited).toBe(0);
+    expect(await started.exited).toEqual({ code: 0, signal: null });
   }, 30_000);
 });

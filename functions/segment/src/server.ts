@@ -1,18 +1,13 @@
 import { configOrExit, createLogger, createRedis, listen, loadConfig, onShutdown } from '@proteus/common';
-import { createObjectStorage } from '@proteus/common/storage';
+import { createObjectStorage, storageConfigFromEnv } from '@proteus/common/storage';
 import { createApp } from './app.ts';
 import { segmentConfigSchema } from './config.ts';
 
 const config = configOrExit(() => loadConfig('segment', segmentConfigSchema));
 const log = createLogger('segment', { level: config.LOG_LEVEL });
 const redis = createRedis(config.REDIS_URL, 'segment');
-const storage = createObjectStorage({
-  endpoint: config.OBJECT_STORAGE_ENDPOINT,
-  bucket: config.OBJECT_STORAGE_BUCKET,
-  region: config.OBJECT_STORAGE_REGION,
-  accessKeyId: config.OBJECT_STORAGE_ACCESS_KEY as string,
-  secretAccessKey: config.OBJECT_STORAGE_SECRET_KEY as string,
-});
+// the schema requires the endpoint and its keys
+const storage = createObjectStorage(storageConfigFromEnv(config)!);
 const server = await listen(createApp({ redis, storage, log }), { port: config.PORT, host: config.HOST, part: 'segment' }).catch((error: Error) => {
   log.error(error.message);
   process.exit(1);
