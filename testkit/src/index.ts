@@ -133,3 +133,4 @@ export async function waitFor<T>(check: () => T | Promise<T>, { timeoutMs = 5000
   }
 }
 export { logLine, occupiedPort, type PartProcess, processGone, runPart, startPart } from './process.ts';
+export { type ServerSuite, serverProcessSuite } from './server-suite.ts';
