@@ -1,3 +1,4 @@
+export { type DeadLetter, listDeadLetters, RedriveError, type Redriven, redrive, redriveAll, type Skipped } from './dead-letters.ts';
 export * from './events.ts';
 export * from './http.ts';
 export * as keys from './keys.ts';

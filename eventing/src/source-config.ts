@@ -25,6 +25,14 @@ export const streamSourceConfigSchema = z
     API_URL: env.url().optional(),
     TAILOR_URL: env.url().optional(),
     ARBITRATOR_URL: env.url().optional(),
+    /** binary (attributes in ce- headers) or structured (application/cloudevents+json) */
+    STREAM_SOURCE_MODE: z.enum(['binary', 'structured'], { error: 'expected binary or structured' }).default('binary'),
+    /** overrides every route's in-flight limit */
+    STREAM_SOURCE_IN_FLIGHT: z.coerce.number().int({ error: 'expected a whole number' }).positive({ error: 'expected a number above 0' }).optional(),
+    /** entries another consumer has held this long are taken over (XAUTOCLAIM) */
+    STREAM_SOURCE_RECLAIM_IDLE_MS: env.positiveInt(30_000),
+    /** on SIGTERM, deliveries under way may finish for this long; the rest stay pending */
+    STREAM_SOURCE_STOP_DEADLINE_MS: env.positiveInt(8000),
     LOG_LEVEL: env.logLevel(),
   })
   .superRefine((c, ctx) => {

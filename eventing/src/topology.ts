@@ -6,12 +6,19 @@ import { groups, streams } from './keys.ts';
 
 export type SinkPart = 'api' | 'segment' | 'arbitrator';
 
-/** Knative delivery spec fields (retry, backoff, dead letter): issue #3 fills in the behaviour. */
+/**
+ * Knative's delivery spec, same field names and meanings: `retry` attempts after the first,
+ * `backoffDelay` (ISO-8601) grown linearly or exponentially, `timeout` per attempt,
+ * `retryAfterMax` caps a sink's Retry-After, `deadLetterSink` is where undeliverable events go
+ * (here: a Redis stream, `queue:dead`).
+ */
 export interface Delivery {
   retry: number;
   backoffPolicy: 'linear' | 'exponential';
   backoffDelay: string;
   timeout: string;
+  retryAfterMax: string;
+  deadLetterSink: string;
 }
 
 export interface StreamRoute {
@@ -20,6 +27,8 @@ export interface StreamRoute {
   group: string;
   sink: { part: SinkPart; path: string };
   delivery: Delivery;
+  /** deliveries under way at once; order is not kept beyond 1 (as with Knative's parallel dispatch) */
+  inFlight: number;
 }
 
 export interface TickRoute {
@@ -28,11 +37,18 @@ export interface TickRoute {
   sink: { part: SinkPart; path: string };
 }
 
-const defaultDelivery: Delivery = { retry: 5, backoffPolicy: 'exponential', backoffDelay: 'PT0.2S', timeout: 'PT10S' };
+export const defaultDelivery: Delivery = {
+  retry: 5,
+  backoffPolicy: 'exponential',
+  backoffDelay: 'PT0.2S',
+  timeout: 'PT10S',
+  retryAfterMax: 'PT60S',
+  deadLetterSink: streams.dead,
+};
 
 export const streamRoutes: StreamRoute[] = [
-  { name: 'segment-requests', stream: streams.segment, group: groups.tailors, sink: { part: 'segment', path: '/' }, delivery: defaultDelivery },
-  { name: 'lifecycle', stream: streams.lifecycle, group: groups.recorders, sink: { part: 'api', path: '/events' }, delivery: defaultDelivery },
+  { name: 'segment-requests', stream: streams.segment, group: groups.tailors, sink: { part: 'segment', path: '/' }, delivery: defaultDelivery, inFlight: 8 },
+  { name: 'lifecycle', stream: streams.lifecycle, group: groups.recorders, sink: { part: 'api', path: '/events' }, delivery: defaultDelivery, inFlight: 64 },
 ];
 
 export const tickRoutes: TickRoute[] = [{ name: 'arbitrator-tick', periodMs: 500, sink: { part: 'arbitrator', path: '/' } }];

@@ -16,8 +16,8 @@ export interface PartProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startPart(cwd: string, entry: string, env: Record<string, string>): PartProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+export function startPart(cwd: string, entry: string, env: Record<string, string>, args: readonly string[] = []): PartProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,9 +41,9 @@ export function startPart(cwd: string, entry: string, env: Record<string, string
   return { child, stdout: () => out, stderr: () => err, logs, exited };
 }
 
-/** Starts the part and waits for it to exit on its own (killed after `timeoutMs`). */
-export async function runPart(cwd: string, entry: string, env: Record<string, string>, timeoutMs = 20_000) {
-  const started = startPart(cwd, entry, env);
+/** Starts the part (a CLI: with `args`) and waits for it to exit on its own (killed after `timeoutMs`). */
+export async function runPart(cwd: string, entry: string, env: Record<string, string>, timeoutMs = 20_000, args: readonly string[] = []) {
+  const started = startPart(cwd, entry, env, args);
   const timer = setTimeout(() => started.child.kill('SIGKILL'), timeoutMs);
   const { code, signal } = await started.exited;
   clearTimeout(timer);
