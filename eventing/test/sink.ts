@@ -25,7 +25,7 @@ export interface Sink {
 }
 
 /** What the sink answers: a status, or a status after `delayMs`. */
-export type Respond = (request: SinkRequest) => number | { status: number; delayMs: number };
+export type Respond = (request: SinkRequest) => number | { status: number; delayMs: number; headers?: Record<string, string> };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -55,9 +55,9 @@ export async function startSink(respond: Respond = () => 202): Promise<Sink> {
       };
       sink.requests.push(request);
       const answer = respond(request);
-      const { status, delayMs } = typeof answer === 'number' ? { status: answer, delayMs: 0 } : answer;
+      const { status, delayMs, headers } = typeof answer === 'number' ? { status: answer, delayMs: 0, headers: {} } : answer;
       if (delayMs > 0) await sleep(delayMs);
-      res.writeHead(status).end();
+      res.writeHead(status, headers).end();
     } finally {
       sink.inFlight--;
     }
