@@ -5,6 +5,42 @@ import { z } from 'zod';
 import { sinkUrlEnv, streamRoutes, tickRoutes } from './topology.ts';
 
 const names = streamRoutes.map((r) => r.name);
+
+const coreAttributes = new Set(['specversion', 'id', 'source', 'type', 'time', 'datacontenttype', 'dataschema', 'subject', 'data']);
+
+/**
+ * K_CE_OVERRIDES, which Knative's SinkBinding and ContainerSource inject:
+ * `{"extensions": {"name": "value"}}`, extension attributes added to every event sent.
+ */
+export const ceOverrides = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected JSON like {"extensions":{"name":"value"}}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.object(
+      {
+        extensions: z
+          .record(
+            z
+              .string()
+              .regex(/^[a-z0-9]{1,20}$/, { error: 'extension names are 1-20 lowercase letters and digits' })
+              .refine((n) => !coreAttributes.has(n), {
+                error: 'an extension cannot override a core attribute',
+              }),
+            z.string(),
+          )
+          .default({}),
+      },
+      { error: 'expected JSON like {"extensions":{"name":"value"}}' },
+    ),
+  )
+  .transform((o) => o.extensions);
 const tickRoute = tickRoutes[0]!;
 
 export const streamSourceConfigSchema = z
@@ -25,6 +61,7 @@ export const streamSourceConfigSchema = z
     API_URL: env.url().optional(),
     TAILOR_URL: env.url().optional(),
     ARBITRATOR_URL: env.url().optional(),
+    K_CE_OVERRIDES: ceOverrides.optional(),
     /** binary (attributes in ce- headers) or structured (application/cloudevents+json) */
     STREAM_SOURCE_MODE: z.enum(['binary', 'structured'], { error: 'expected binary or structured' }).default('binary'),
     /** overrides every route's in-flight limit */
@@ -50,6 +87,7 @@ export const tickSourceConfigSchema = z
     HOST: env.host(),
     K_SINK: env.url().optional(),
     ARBITRATOR_URL: env.url().optional(),
+    K_CE_OVERRIDES: ceOverrides.optional(),
     TICK_PERIOD_MS: env.positiveInt(tickRoute.periodMs),
     LOG_LEVEL: env.logLevel(),
   })

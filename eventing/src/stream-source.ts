@@ -42,6 +42,8 @@ export interface StreamSourceOptions {
   /** how long stop() lets deliveries under way finish */
   stopDeadlineMs?: number;
   metrics?: SourceMetrics;
+  /** extension attributes added to every event (K_CE_OVERRIDES) */
+  overrides?: Record<string, string>;
 }
 
 /** ISO-8601 duration (PT0.2S, PT10S, PT1M) -> milliseconds. */
@@ -121,6 +123,7 @@ export function createStreamSource({
   reclaimIntervalMs = Math.max(100, Math.floor(reclaimIdleMs / 3)),
   stopDeadlineMs = 8000,
   metrics,
+  overrides = {},
 }: StreamSourceOptions) {
   let running = false;
   // aborted when stop() begins: no new reads, no new attempts
@@ -190,7 +193,8 @@ export function createStreamSource({
         await deadLetter(id, raw, `malformed entry: ${reason}`, undefined, 0, 'malformed');
         return 'dead';
       }
-      const message = mode === 'structured' ? toStructuredHttp(event) : toBinaryHttp(event);
+      const outgoing = { ...event, ...overrides } as ProteusEvent;
+      const message = mode === 'structured' ? toStructuredHttp(outgoing) : toBinaryHttp(outgoing);
       let status: number | undefined;
       let reason = '';
       let attempts = 0;

@@ -12,16 +12,25 @@ export interface TickSourceOptions {
   timeoutMs?: number;
   onError?: (error: Error) => void;
   now?: () => number;
+  /** extension attributes added to every tick (K_CE_OVERRIDES) */
+  overrides?: Record<string, string>;
 }
 
-export function createTickSource({ sinkUrl, periodMs, timeoutMs = periodMs * 4, onError = () => {}, now = () => performance.now() }: TickSourceOptions) {
+export function createTickSource({
+  sinkUrl,
+  periodMs,
+  timeoutMs = periodMs * 4,
+  onError = () => {},
+  now = () => performance.now(),
+  overrides = {},
+}: TickSourceOptions) {
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   const stats = { sent: 0, skipped: 0, failed: 0, seq: 0 };
 
   async function send(seq: number) {
     const event = createEvent('dev.proteus.arbitrator.tick', 'eventing', { seq, skipped: stats.skipped });
-    const { headers, body } = toBinaryHttp(event);
+    const { headers, body } = toBinaryHttp({ ...event, ...overrides });
     try {
       const response = await fetch(sinkUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
       await response.arrayBuffer().catch(() => undefined);

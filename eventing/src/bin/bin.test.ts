@@ -88,6 +88,7 @@ describe('stream-source process', () => {
       STREAM_SOURCE_ROUTES: 'lifecycle',
       API_URL: s.url,
       CONSUMER_NAME: 'bin-test',
+      K_CE_OVERRIDES: '{"extensions":{"cluster":"lke-1"}}',
     });
     const url = await listening(proc);
     expect(proc.logs().find((l) => l.msg === 'listening')?.routes).toEqual(['lifecycle']);
@@ -99,8 +100,12 @@ describe('stream-source process', () => {
     const id = await createProducer(redis).emit(streams.lifecycle, event);
     await waitFor(() => s.requests.length === 1, { timeoutMs: 10_000, what: 'the event at the sink' });
     expect(s.requests[0]?.path).toBe('/events');
-    expect(fromHttp(s.requests[0]!.headers, s.requests[0]!.body)).toEqual(event);
+    // K_CE_OVERRIDES adds its extension to the event as sent
+    expect(fromHttp(s.requests[0]!.headers, s.requests[0]!.body)).toEqual({ ...event, cluster: 'lke-1' });
     await waitFor(async () => (await redis.xpending(streams.lifecycle, groups.recorders))[0] === 0, { what: `entry ${id} acked` });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain('proteus_eventing_delivered_total{route="lifecycle"} 1');
+    expect(metrics).toContain('proteus_eventing_group_pending{route="lifecycle"} 0');
 
     await stopsCleanly(proc);
     expect(proc.stderr()).toBe('');
@@ -108,6 +113,12 @@ describe('stream-source process', () => {
 });
 
 describe('tick-source process', () => {
+  it('exits 2 naming K_CE_OVERRIDES when it is not the Knative JSON', async () => {
+    const proc = run('tick-source', { ARBITRATOR_URL: 'http://127.0.0.1:1', K_CE_OVERRIDES: '{"extensions":{"id":"x"}}' });
+    expect(await proc.exited).toEqual({ code: 2, signal: null });
+    expect(proc.stderr()).toMatch(/K_CE_OVERRIDES: an extension cannot override a core attribute/);
+  }, 20_000);
+
   it('exits 2 naming ARBITRATOR_URL when neither it nor K_SINK is set', async () => {
     const proc = run('tick-source', {});
     expect(await proc.exited).toEqual({ code: 2, signal: null });
@@ -126,6 +137,9 @@ describe('tick-source process', () => {
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', part: 'tick-source', sink: s.url, failed: 0 });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/proteus_tick_sent_total [1-9]\d*/);
+    expect(metrics).toContain('proteus_tick_failed_total 0');
 
     await stopsCleanly(proc);
     expect(proc.stderr()).toBe('');

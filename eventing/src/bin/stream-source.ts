@@ -33,6 +33,7 @@ const source = createStreamSource({
   reclaimIdleMs: config.STREAM_SOURCE_RECLAIM_IDLE_MS,
   stopDeadlineMs: config.STREAM_SOURCE_STOP_DEADLINE_MS,
   metrics,
+  overrides: config.K_CE_OVERRIDES,
 });
 
 const app = new Hono();

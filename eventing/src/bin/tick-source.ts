@@ -14,6 +14,7 @@ let lastError = '';
 const ticks = createTickSource({
   sinkUrl,
   periodMs: config.TICK_PERIOD_MS,
+  overrides: config.K_CE_OVERRIDES,
   onError: (error) => {
     // one line per distinct failure, not one per tick
     if (error.message !== lastError) log.warn('tick not delivered', { error: error.message });

@@ -29,7 +29,9 @@ export function loadConfig<S extends z.ZodObject>(part: string, schema: S, env: 
     const name = String(issue.path[0] ?? '(env)');
     const got = cleaned[name];
     const shown = got === undefined ? 'unset' : /SECRET|PASSWORD|KEY|TOKEN/.test(name) ? 'a value' : JSON.stringify(got);
-    return `${name}: ${issue.message} (got ${shown})`;
+    // a bad key or element of a record or array: its own message says what is wrong
+    const nested = issue.code === 'invalid_key' || issue.code === 'invalid_element' ? issue.issues[0]?.message : undefined;
+    return `${name}: ${nested ?? issue.message} (got ${shown})`;
   });
   throw new ConfigError(part, problems);
 }
