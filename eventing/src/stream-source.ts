@@ -130,9 +130,10 @@ export function createStreamSource({
   let stopping = new AbortController();
   // aborted at the stop deadline: requests still under way are cut
   let deadline = new AbortController();
-  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
-  const tasks: Promise<void>[] = [];
-  const connections: Redis[] = [];
+  let agent = new Agent();
+  let tasks: Promise<void>[] = [];
+  let connections: Redis[] = [];
+  let runners: { drain(): Promise<void> }[] = [];
 
   function runRoute(route: StreamRoute, sinkUrl: string) {
     const inFlight = new Map<string, Promise<Outcome>>();
@@ -333,12 +334,16 @@ export function createStreamSource({
     };
   }
 
-  const runners: { drain(): Promise<void> }[] = [];
   return {
     start() {
       running = true;
       stopping = new AbortController();
       deadline = new AbortController();
+      // keep-alive connections to the sinks, enough for every route's in-flight deliveries
+      agent = new Agent({ keepAliveTimeout: 30_000, connections: routes.reduce((sum, r) => sum + r.route.inFlight, 0) });
+      tasks = [];
+      connections = [];
+      runners = [];
       for (const { route, sinkUrl } of routes) {
         runners.push(runRoute(route, sinkUrl));
         log.info('route started', { route: route.name, stream: route.stream, group: route.group, sink: sinkUrl, inFlight: route.inFlight });
