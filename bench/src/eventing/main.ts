@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEvent, createStreamSource, defaultDelivery, keys, type StreamRoute } from '@proteus/eventing';
@@ -47,18 +47,20 @@ const redisPort = await freePort();
 const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], {
   stdio: 'ignore',
 });
-const redis = new Redis(`redis://127.0.0.1:${redisPort}`, { lazyConnect: true });
-// connection refused while redis-server starts: retried below
-redis.on('error', () => {});
+// wait for redis-server to answer before the client connects
 for (let i = 0; ; i++) {
-  try {
-    await redis.connect();
-    break;
-  } catch {
-    if (i > 50) throw new Error('redis-server did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const up = await new Promise<boolean>((resolve) => {
+    const socket = connect(redisPort, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+  if (up) break;
+  if (i > 100) throw new Error('redis-server did not start');
+  await new Promise((r) => setTimeout(r, 50));
 }
+const redis = new Redis(`redis://127.0.0.1:${redisPort}`);
 const sinkProcess = startProcess(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sink.ts')]);
 const sinkUrl = `http://127.0.0.1:${(JSON.parse(await sinkProcess.firstLine) as { port: number }).port}/`;
 const sinkStats = async () => (await (await fetch(new URL('/stats', sinkUrl))).json()) as { count: number; p50: number; p99: number; max: number };
