@@ -23,7 +23,14 @@ chmod 755 "$run_dir"
 cleanup() {
   [ -f "$run_dir/redis/redis.pid" ] && kill "$(cat "$run_dir/redis/redis.pid")" 2>/dev/null
   proteus_stop_postgres "$run_dir/pg"
-  [ -f "$run_dir/s3/weed.pid" ] && kill -- -"$(cat "$run_dir/s3/weed.pid")" 2>/dev/null
+  if [ -f "$run_dir/s3/weed.pid" ]; then
+    local pid i
+    pid=$(cat "$run_dir/s3/weed.pid")
+    kill -- -"$pid" 2>/dev/null
+    # SeaweedFS takes a few seconds to stop; its data folder goes only after it has
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 -- -"$pid" 2>/dev/null
+  fi
   rm -rf "$run_dir"
 }
 trap cleanup EXIT

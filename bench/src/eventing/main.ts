@@ -47,6 +47,13 @@ const redisPort = await freePort();
 const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], {
   stdio: 'ignore',
 });
+// whatever way this process ends (a thrown error included), its redis-server and sink go with it
+let sinkChild: ChildProcess | undefined;
+process.on('exit', () => {
+  redisServer.kill();
+  sinkChild?.kill();
+  rmSync(redisDir, { recursive: true, force: true });
+});
 // wait for redis-server to answer before the client connects
 for (let i = 0; ; i++) {
   const up = await new Promise<boolean>((resolve) => {
@@ -62,6 +69,7 @@ for (let i = 0; ; i++) {
 }
 const redis = new Redis(`redis://127.0.0.1:${redisPort}`);
 const sinkProcess = startProcess(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sink.ts')]);
+sinkChild = sinkProcess.child;
 const sinkUrl = `http://127.0.0.1:${(JSON.parse(await sinkProcess.firstLine) as { port: number }).port}/`;
 const sinkStats = async () => (await (await fetch(new URL('/stats', sinkUrl))).json()) as { count: number; p50: number; p99: number; max: number };
 
@@ -168,7 +176,4 @@ try {
   );
 } finally {
   redis.disconnect();
-  sinkProcess.child.kill();
-  redisServer.kill();
-  rmSync(redisDir, { recursive: true, force: true });
 }
