@@ -13,6 +13,8 @@ export const devConfigSchema = z
     REDIS_URL: env.redisUrl().optional(),
     DATABASE_URL: env.postgresUrl().optional(),
     ...objectStorageEnv,
+    /** the api's token key; unset: one is made and kept in PROTEUS_DEV_DIR */
+    JWT_SECRET: z.string().min(32, { error: 'expected at least 32 characters' }).optional(),
     PROTEUS_DEV_DIR: z.string().min(1).default(join(repoRoot, '.dev')),
     LOG_LEVEL: env.logLevel(),
   })

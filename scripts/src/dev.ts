@@ -5,6 +5,7 @@
  * Ctrl-C stops everything; a part that dies stops the rest and says which.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -153,6 +154,11 @@ if (config.OBJECT_STORAGE_ENDPOINT) {
   partStorageEnv = storageEnv(embeddedS3.config);
 }
 
+// the api's token key: the one given, else one made for this dev folder and kept there
+const jwtSecretFile = join(devDir, 'jwt-secret');
+if (!config.JWT_SECRET && !existsSync(jwtSecretFile)) writeFileSync(jwtSecretFile, randomBytes(48).toString('hex'), { mode: 0o600 });
+const jwtSecret = config.JWT_SECRET ?? readFileSync(jwtSecretFile, 'utf8').trim();
+
 // 3. the web app, built once (turbo caches it)
 const webDist = join(repoRoot, 'web', 'dist');
 try {
@@ -190,6 +196,7 @@ const specs: PartSpec[] = [
       PORT: String(ports.api),
       TAILOR_URL: local(ports.segment),
       WEB_DIST: webDist,
+      JWT_SECRET: jwtSecret,
       ...(config.DATABASE_URL ? { DATABASE_URL: config.DATABASE_URL } : { PGLITE_DIR: join(devDir, 'pglite') }),
     },
     healthUrl: `${local(ports.api)}/healthz`,

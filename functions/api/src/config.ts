@@ -1,5 +1,7 @@
 import { env, objectStorageEnv, requireStorageKeys } from '@proteus/common';
 import { z } from 'zod';
+import { authEnv } from './auth/settings.ts';
+import { imagesEnv } from './images/settings.ts';
 
 export const apiConfigSchema = z
   .object({
@@ -16,6 +18,8 @@ export const apiConfigSchema = z
     WEB_DIST: z.string().min(1).optional(),
     /** a worker whose heartbeat is older than this counts as gone */
     WORKER_HEARTBEAT_MAX_AGE_MS: env.positiveInt(10_000),
+    ...authEnv,
+    ...imagesEnv,
     LOG_LEVEL: env.logLevel(),
   })
   .superRefine(requireStorageKeys);

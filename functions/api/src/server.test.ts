@@ -23,6 +23,7 @@ serverProcessSuite({
       OBJECT_STORAGE_SECRET_KEY: s3.secretAccessKey,
       HOST: '127.0.0.1',
       PORT: '0',
+      JWT_SECRET: 'server-test-secret-of-at-least-32-characters',
     };
   },
   badEnvs: [
@@ -33,6 +34,9 @@ serverProcessSuite({
     ['DATABASE_URL', { DATABASE_URL: 'mysql://db/proteus' }],
     ['OBJECT_STORAGE_SECRET_KEY', { OBJECT_STORAGE_SECRET_KEY: '' }],
     ['WORKER_HEARTBEAT_MAX_AGE_MS', { WORKER_HEARTBEAT_MAX_AGE_MS: '-5' }],
+    ['JWT_SECRET', { JWT_SECRET: 'short' }],
+    ['JWT_SECRET', { JWT_SECRET: '' }],
+    ['UPLOAD_MAX_BYTES', { UPLOAD_MAX_BYTES: '0' }],
   ],
   healthPath: '/healthz',
   async whileRunning(_url, listening) {

@@ -2,7 +2,9 @@ import { configOrExit, createLogger, createRedis, listen, loadConfig, onShutdown
 import { openDatabase } from '@proteus/common/db';
 import { createObjectStorage, type EmbeddedS3, startEmbeddedS3, storageConfigFromEnv } from '@proteus/common/storage';
 import { createApp } from './app.ts';
+import { authSettingsFrom } from './auth/settings.ts';
 import { apiConfigSchema } from './config.ts';
+import { imageSettingsFrom } from './images/settings.ts';
 
 const config = configOrExit(() => loadConfig('api', apiConfigSchema));
 const log = createLogger('api', { level: config.LOG_LEVEL });
@@ -25,6 +27,8 @@ try {
     tailorUrl: config.TAILOR_URL,
     webDist: config.WEB_DIST,
     workerHeartbeatMaxAgeMs: config.WORKER_HEARTBEAT_MAX_AGE_MS,
+    auth: authSettingsFrom(config),
+    images: imageSettingsFrom(config),
   });
   const server = await listen(app, { port: config.PORT, host: config.HOST, part: 'api' });
   log.info('listening', { url: server.url, database: database.kind, objectStorage: storage.config.endpoint });
