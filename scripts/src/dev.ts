@@ -216,7 +216,7 @@ const specs: PartSpec[] = [
   {
     name: 'realtime',
     ...node('functions/realtime', 'src/server.ts'),
-    env: { ...base, PORT: String(ports.realtime), ALLOWED_ORIGINS: [url, `http://127.0.0.1:${port}`].join(',') },
+    env: { ...base, PORT: String(ports.realtime), ALLOWED_ORIGINS: [url, `http://127.0.0.1:${port}`].join(','), JWT_SECRET: jwtSecret },
     healthUrl: `${local(ports.realtime)}/health`,
   },
   {

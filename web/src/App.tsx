@@ -15,9 +15,14 @@ export function App() {
   const [socket, setSocket] = createSignal<'connecting' | 'open' | 'closed'>('connecting');
 
   onMount(() => {
+    // reachability only: realtime says hello, then closes an unauthenticated socket (4401)
     const ws = new WebSocket(updatesUrl(window.location));
-    ws.onopen = () => setSocket('open');
-    ws.onclose = () => setSocket('closed');
+    ws.onmessage = (message) => {
+      if (String(message.data).includes('"hello"')) setSocket('open');
+    };
+    ws.onclose = (event) => {
+      if (event.code !== 4401) setSocket('closed');
+    };
     const timer = setInterval(() => refetch(), 5000);
     onCleanup(() => {
       clearInterval(timer);

@@ -10,7 +10,7 @@ export function createApp({ redis, updates, log }: { redis: Redis; updates: Retu
       redis: async () => redis.ping(),
       subscription: async () => {
         if (!updates.subscribed) throw new Error('not subscribed to updates');
-        return `${updates.sockets} sockets`;
+        return `${updates.sockets} sockets, ${updates.owned} authenticated`;
       },
     });
     return c.json(report, report.status === 'ok' ? 200 : 503);

@@ -17,5 +17,11 @@ export const realtimeConfigSchema = z.object({
     )
     .refine((list) => list.every((o) => /^https?:\/\/[^/]+$/.test(o)), { error: 'expected comma-separated origins like https://shop.example' }),
   HEARTBEAT_MS: env.positiveInt(25_000),
+  /** the api's token key: sockets prove their owner with an access token */
+  JWT_SECRET: z.string({ error: "required, the api's JWT_SECRET" }).min(32, { error: 'expected at least 32 characters' }),
+  /** a socket that has not authenticated by then is closed */
+  AUTH_TIMEOUT_MS: env.positiveInt(5000),
+  /** a client with more than this queued and unread is cut off */
+  MAX_BUFFERED_BYTES: env.positiveInt(1024 * 1024),
   LOG_LEVEL: env.logLevel(),
 });

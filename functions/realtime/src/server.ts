@@ -7,7 +7,15 @@ const config = configOrExit(() => loadConfig('realtime', realtimeConfigSchema));
 const log = createLogger('realtime', { level: config.LOG_LEVEL });
 const redis = createRedis(config.REDIS_URL, 'realtime');
 const subscriber = createRedis(config.REDIS_URL, 'realtime-sub');
-const updates = createUpdates({ subscriber, allowedOrigins: config.ALLOWED_ORIGINS, heartbeatMs: config.HEARTBEAT_MS, log });
+const updates = createUpdates({
+  subscriber,
+  allowedOrigins: config.ALLOWED_ORIGINS,
+  heartbeatMs: config.HEARTBEAT_MS,
+  log,
+  jwtSecret: config.JWT_SECRET,
+  authTimeoutMs: config.AUTH_TIMEOUT_MS,
+  maxBufferedBytes: config.MAX_BUFFERED_BYTES,
+});
 try {
   await updates.start();
   const server = await listen(createApp({ redis, updates, log }), { port: config.PORT, host: config.HOST, part: 'realtime' });

@@ -8,6 +8,7 @@ import { createApp } from './app.ts';
 import { createUpdates } from './updates.ts';
 
 const ALLOWED = 'http://shop.example';
+const TEST_SECRET = 'realtime-test-secret-of-32-characters-or-more';
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -27,7 +28,7 @@ async function startRealtime({ heartbeatMs = 25_000 } = {}) {
   const log = createLogger('realtime', { level: 'debug', write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
   const redis = createRedis(redisUrl, 'realtime-test');
   const subscriber = createRedis(redisUrl, 'realtime-test-sub');
-  const updates = createUpdates({ subscriber, allowedOrigins: [ALLOWED], heartbeatMs, log });
+  const updates = createUpdates({ subscriber, allowedOrigins: [ALLOWED], heartbeatMs, log, jwtSecret: TEST_SECRET });
   await updates.start();
   const server = await listen(createApp({ redis, updates, log }), { port: 0, host: '127.0.0.1', part: 'realtime' });
   server.server.on('upgrade', updates.handleUpgrade);
@@ -100,7 +101,7 @@ describe('/updates WebSocket', () => {
     const report = (await response.json()) as { status: string; checks: Record<string, { status: string; detail?: string }> };
     expect(report.status).toBe('ok');
     expect(report.checks.redis?.status).toBe('ok');
-    expect(report.checks.subscription).toMatchObject({ status: 'ok', detail: `${realtime.updates.sockets} sockets` });
+    expect(report.checks.subscription).toMatchObject({ status: 'ok', detail: `${realtime.updates.sockets} sockets, 0 authenticated` });
   });
 
   it('delivers a job update to no anonymous socket', async () => {
@@ -149,7 +150,7 @@ describe('/health before the subscription', () => {
       subscriber.disconnect();
       redis.disconnect();
     });
-    const updates = createUpdates({ subscriber, allowedOrigins: [ALLOWED], heartbeatMs: 25_000, log });
+    const updates = createUpdates({ subscriber, allowedOrigins: [ALLOWED], heartbeatMs: 25_000, log, jwtSecret: TEST_SECRET });
     cleanups.push(() => updates.close());
     const response = await createApp({ redis, updates, log }).request('/health');
     expect(response.status).toBe(503);
@@ -160,7 +161,7 @@ describe('/health before the subscription', () => {
     const log = createLogger('realtime', { write: () => undefined });
     const redis = createRedis(redisUrl, 'realtime-test');
     cleanups.push(() => redis.disconnect());
-    const updates = createUpdates({ subscriber: redis, allowedOrigins: [], heartbeatMs: 25_000, log });
+    const updates = createUpdates({ subscriber: redis, allowedOrigins: [], heartbeatMs: 25_000, log, jwtSecret: TEST_SECRET });
     cleanups.push(() => updates.close());
     const response = await createApp({ redis, updates, log }).request('/updates');
     expect(response.status).toBe(404);
