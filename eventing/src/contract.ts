@@ -31,7 +31,9 @@ export function contractDocument() {
       templates: {
         workerHeartbeat: keys.templates.workerHeartbeat,
         workerHeartbeatPattern: keys.templates.workerHeartbeatPattern,
+        rateLimit: keys.templates.rateLimit,
       },
+      rateLimitScopes: keys.rateLimitScopes,
     },
     objects: {
       template: keys.templates.objectKey,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { config, objectKey, objectKeyPattern, streamGroups, streams, userPrefix, workerHeartbeat } from './keys.ts';
+import { config, objectKey, objectKeyPattern, rateLimit, streamGroups, streams, userPrefix, workerHeartbeat } from './keys.ts';
 
 describe('keys', () => {
   it('are the names of ARCHITECTURE section 3', () => {
@@ -27,6 +27,13 @@ describe('keys', () => {
     expect(() => objectKey('u1', 'results', bad, 'png')).toThrow(/id .* must match/);
     expect(() => objectKey(bad, 'results', 'j', 'png')).toThrow(/userId .* must match/);
     expect(() => workerHeartbeat(bad)).toThrow(/consumer .* must match/);
+    expect(() => rateLimit('user', bad)).toThrow(/id .* must match/);
+  });
+
+  it('builds rate-limit keys per scope and rejects unknown scopes', () => {
+    expect(rateLimit('user', 'u1')).toBe('ratelimit:user:u1');
+    expect(rateLimit('login-ip', 'ab12')).toBe('ratelimit:login-ip:ab12');
+    expect(() => rateLimit('global' as never, 'x')).toThrow(/rate limit scope "global"/);
   });
 
   it('rejects unknown kinds and extensions', () => {

@@ -52,12 +52,29 @@ export const templates = {
   workerHeartbeat: 'worker:heartbeat:{consumer}',
   workerHeartbeatPattern: 'worker:heartbeat:*',
   objectKey: 'users/{userId}/{kind}/{id}.{ext}',
+  /** a fixed-window request counter of one principal (or login target) in one scope */
+  rateLimit: 'ratelimit:{scope}:{id}',
 } as const;
 
 /** A worker's liveness key; it expires unless the worker refreshes it. */
 export function workerHeartbeat(consumer: string): string {
   assertSegment('consumer', consumer);
   return templates.workerHeartbeat.replace('{consumer}', consumer);
+}
+
+/**
+ * What a rate limit counts: requests of a user (bearer token) or of an API key, and login
+ * attempts per account and per client IP. E-mail addresses and IPs are passed as hashes: they
+ * would not pass the id check, and a hash keeps them out of Redis.
+ */
+export const rateLimitScopes = ['user', 'api-key', 'login-account', 'login-ip'] as const;
+export type RateLimitScope = (typeof rateLimitScopes)[number];
+
+/** `ratelimit:<scope>:<id>` */
+export function rateLimit(scope: RateLimitScope, id: string): string {
+  if (!rateLimitScopes.includes(scope)) throw new RangeError(`rate limit scope ${JSON.stringify(scope)} is not one of ${rateLimitScopes.join(', ')}`);
+  assertSegment('id', id);
+  return templates.rateLimit.replace('{scope}', scope).replace('{id}', id);
 }
 
 /** What an object in storage is; each kind is a folder under the owner's prefix. */

@@ -9,26 +9,15 @@
  *   npm run eventing -w @proteus/bench [-- N]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEvent, createStreamSource, defaultDelivery, keys, type StreamRoute } from '@proteus/eventing';
 import { Redis } from 'ioredis';
+import { startRedis } from '../redis.ts';
 
 const N = Number(process.argv[2] ?? 50_000);
 const stream = keys.streams.lifecycle;
 const group = keys.groups.recorders;
 const silent = { info() {}, warn() {}, error() {} };
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 function startProcess(command: string, args: string[]): { child: ChildProcess; firstLine: Promise<string> } {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -42,34 +31,10 @@ function startProcess(command: string, args: string[]): { child: ChildProcess; f
   return { child, firstLine };
 }
 
-const redisDir = mkdtempSync(join(tmpdir(), 'proteus-bench-redis-'));
-const redisPort = await freePort();
-const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], {
-  stdio: 'ignore',
-});
-// whatever way this process ends (a thrown error included), its redis-server and sink go with it
-let sinkChild: ChildProcess | undefined;
-process.on('exit', () => {
-  redisServer.kill();
-  sinkChild?.kill();
-  rmSync(redisDir, { recursive: true, force: true });
-});
-// wait for redis-server to answer before the client connects
-for (let i = 0; ; i++) {
-  const up = await new Promise<boolean>((resolve) => {
-    const socket = connect(redisPort, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-  if (up) break;
-  if (i > 100) throw new Error('redis-server did not start');
-  await new Promise((r) => setTimeout(r, 50));
-}
-const redis = new Redis(`redis://127.0.0.1:${redisPort}`);
+const { url: redisUrl } = await startRedis();
+const redis = new Redis(redisUrl);
 const sinkProcess = startProcess(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sink.ts')]);
-sinkChild = sinkProcess.child;
+process.on('exit', () => sinkProcess.child.kill());
 const sinkUrl = `http://127.0.0.1:${(JSON.parse(await sinkProcess.firstLine) as { port: number }).port}/`;
 const sinkStats = async () => (await (await fetch(new URL('/stats', sinkUrl))).json()) as { count: number; p50: number; p99: number; max: number };
 
@@ -89,7 +54,7 @@ async function fill(n: number) {
 
 async function rawLoop(count: number, ackEach: boolean): Promise<number> {
   await fill(N);
-  const conn = new Redis(`redis://127.0.0.1:${redisPort}`);
+  const conn = new Redis(redisUrl);
   const t0 = performance.now();
   let done = 0;
   while (done < N) {
@@ -139,7 +104,7 @@ async function latencyAt(rate: number, seconds: number) {
   await fetch(new URL('/reset', sinkUrl), { method: 'POST' });
   const source = createStreamSource({ redis, routes: [{ route, sinkUrl }], consumer: 'bench', log: silent, blockMs: 1000 });
   source.start();
-  const producer = new Redis(`redis://127.0.0.1:${redisPort}`);
+  const producer = new Redis(redisUrl);
   const template = createEvent('dev.proteus.tryon.progress', 'gpu-worker', { jobId: 'job-0', userId: 'u1', step: 1, steps: 2 });
   const total = rate * seconds;
   const t0 = performance.now();

@@ -1,9 +1,14 @@
 /** The api function's Hono app. It never listens: server.ts does. */
 import { notFoundHandler, problemErrorHandler } from '@proteus/common';
 import { Hono } from 'hono';
+import { requireAuth } from './auth/require-auth.ts';
 import type { ApiDeps, AppEnv } from './env.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { authRoutes } from './routes/auth.ts';
 import { events } from './routes/events.ts';
 import { health } from './routes/health.ts';
+import { images } from './routes/images.ts';
+import { userRoutes } from './routes/users.ts';
 import { webApp } from './routes/web.ts';
 
 export type { ApiDeps, AppEnv } from './env.ts';
@@ -17,6 +22,12 @@ export function createApp(deps: ApiDeps) {
   // liveness: the process answers; /api/health is readiness with every dependency
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.route('/api/health', health);
+  app.route('/api/auth', authRoutes);
+  app.route('/api/users', userRoutes);
+  app.route('/api/api-keys', apiKeyRoutes);
+  // shop backends may use their API keys here too
+  app.use('/api/images/*', requireAuth());
+  app.route('/api/images', images);
   app.route('/events', events);
   if (deps.webDist) app.route('/', webApp(deps.webDist));
   app.notFound(notFoundHandler);

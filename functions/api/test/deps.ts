@@ -63,7 +63,16 @@ export const TEST_JWT_SECRET = 'test-secret-of-at-least-32-characters-0123456789
 export function baseDeps(parts: Pick<ApiDeps, 'redis' | 'database' | 'storage' | 'log'> & Partial<ApiDeps>): ApiDeps {
   return {
     workerHeartbeatMaxAgeMs: 10_000,
-    auth: { jwtSecret: TEST_JWT_SECRET, accessTtlS: 900, refreshTtlS: 3600, loginLimit: 10, loginWindowS: 900, adminEmails: ['admin@proteus.test'] },
+    auth: {
+      jwtSecret: TEST_JWT_SECRET,
+      accessTtlS: 900,
+      refreshTtlS: 3600,
+      loginLimit: 10,
+      loginWindowS: 900,
+      adminEmails: ['admin@proteus.test'],
+      ratePerMinute: 600,
+      trustedProxies: ['127.0.0.1', '::1'],
+    },
     images: { maxBytes: 15 * 1024 * 1024, presignTtlS: 300, maxPixels: 40_000_000 },
     ...parts,
   };

@@ -20,14 +20,24 @@ export interface ProblemDetails {
 }
 
 export class Problem extends HTTPException {
-  constructor(readonly details: ProblemDetails) {
+  constructor(
+    readonly details: ProblemDetails,
+    /** response headers that belong to the error, e.g. WWW-Authenticate on a 401, Retry-After on a 429 */
+    readonly headers: Record<string, string> = {},
+  ) {
     super(details.status as ContentfulStatusCode, { message: details.detail ?? details.title });
   }
 }
 
-/** `problem(404, 'not-found', 'No such VTON', { detail })` */
-export function problem(status: number, slug: string, title: string, extra: Omit<Partial<ProblemDetails>, 'type' | 'status' | 'title'> = {}): Problem {
-  return new Problem({ type: PROBLEM_BASE + slug, title, status, ...extra });
+/** `problem(404, 'not-found', 'No such VTON', { detail })`; `headers` go on the response */
+export function problem(
+  status: number,
+  slug: string,
+  title: string,
+  extra: Omit<Partial<ProblemDetails>, 'type' | 'status' | 'title'> = {},
+  headers: Record<string, string> = {},
+): Problem {
+  return new Problem({ type: PROBLEM_BASE + slug, title, status, ...extra }, headers);
 }
 
 export function problemResponse(details: ProblemDetails, headers: Record<string, string> = {}): Response {
@@ -38,7 +48,7 @@ export function problemResponse(details: ProblemDetails, headers: Record<string,
 export function problemErrorHandler(log: Logger) {
   return function onProblem(error: Error, c: Context): Response {
     const instance = new URL(c.req.url).pathname;
-    if (error instanceof Problem) return problemResponse({ ...error.details, instance });
+    if (error instanceof Problem) return problemResponse({ ...error.details, instance }, error.headers);
     if (error instanceof HTTPException) {
       const status = error.status;
       return problemResponse({

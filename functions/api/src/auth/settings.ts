@@ -1,6 +1,22 @@
 /** The api's account and token settings, read from the environment (part of apiConfigSchema). */
+import { isIP } from 'node:net';
 import { env } from '@proteus/common';
 import { z } from 'zod';
+
+const commaList = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const ipOrCidr = (entry: string) => {
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (!family || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 6 ? 128 : 32);
+};
 
 export const authEnv = {
   /** HMAC key of the access tokens (HS256, pinned) */
@@ -12,6 +28,17 @@ export const authEnv = {
   /** login attempts allowed per window, per account and per client IP */
   LOGIN_RATE_LIMIT: env.positiveInt(10),
   LOGIN_RATE_WINDOW_S: env.positiveInt(900),
+  /** requests a minute per principal (a user's access tokens, or one API key) */
+  RATE_LIMIT_PER_MINUTE: env.positiveInt(600),
+  /**
+   * peers whose X-Forwarded-For is believed (comma-separated IPs or CIDRs): the dev gateway
+   * on loopback by default; add the ingress's addresses in the cluster
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('127.0.0.1,::1')
+    .transform(commaList)
+    .refine((entries) => entries.every(ipOrCidr), { error: 'expected comma-separated IP addresses or CIDRs, e.g. 127.0.0.1,10.0.0.0/8' }),
   /** accounts with these e-mail addresses are admins (comma-separated) */
   ADMIN_EMAILS: z
     .string()
@@ -31,6 +58,9 @@ export interface AuthSettings {
   loginLimit: number;
   loginWindowS: number;
   adminEmails: string[];
+  ratePerMinute: number;
+  /** IPs and CIDRs whose X-Forwarded-For is believed */
+  trustedProxies: string[];
 }
 
 export function authSettingsFrom(c: {
@@ -40,6 +70,8 @@ export function authSettingsFrom(c: {
   LOGIN_RATE_LIMIT: number;
   LOGIN_RATE_WINDOW_S: number;
   ADMIN_EMAILS: string[];
+  RATE_LIMIT_PER_MINUTE: number;
+  TRUSTED_PROXIES: string[];
 }): AuthSettings {
   return {
     jwtSecret: c.JWT_SECRET,
@@ -48,6 +80,8 @@ export function authSettingsFrom(c: {
     loginLimit: c.LOGIN_RATE_LIMIT,
     loginWindowS: c.LOGIN_RATE_WINDOW_S,
     adminEmails: c.ADMIN_EMAILS,
+    ratePerMinute: c.RATE_LIMIT_PER_MINUTE,
+    trustedProxies: c.TRUSTED_PROXIES,
   };
 }
 

@@ -64,6 +64,55 @@ describe.each(['postgres', 'pglite'] as const)('database on %s', (kind) => {
     ).rejects.toThrow(/duplicate key/);
     expect(await db.selectFrom('processed_events').selectAll().where('source', '=', 'tx').execute()).toEqual([]);
   });
+
+  it('keeps accounts whole: unique e-mail, known roles, tokens and keys go with their user', async () => {
+    const { db } = handle;
+    const user = (id: string, email: string) => ({ id, email, password_hash: 'h' });
+    await db
+      .insertInto('users')
+      .values([user('u1', 'a@example.com'), user('u2', 'b@example.com')])
+      .execute();
+    await expect(db.insertInto('users').values(user('u3', 'a@example.com')).execute()).rejects.toThrow(/duplicate key/);
+    await expect(
+      db
+        .insertInto('users')
+        .values({ ...user('u4', 'c@example.com'), role: 'root' as 'user' })
+        .execute(),
+    ).rejects.toThrow(/check constraint/);
+    const inserted = await db.selectFrom('users').select(['role', 'display_name', 'created_at']).where('id', '=', 'u1').executeTakeFirstOrThrow();
+    expect(inserted).toMatchObject({ role: 'user', display_name: null });
+    expect(inserted.created_at).toBeInstanceOf(Date);
+    for (const [id, userId] of [
+      ['t1', 'u1'],
+      ['t2', 'u2'],
+    ] as const) {
+      await db
+        .insertInto('refresh_tokens')
+        .values({ id, user_id: userId, token_hash: `hash-${id}`, expires_at: new Date(Date.now() + 60_000) })
+        .execute();
+      await db
+        .insertInto('api_keys')
+        .values({ id, user_id: userId, name: 'k', key_hash: `hash-${id}` })
+        .execute();
+    }
+    await expect(db.insertInto('refresh_tokens').values({ id: 't3', user_id: 'u1', token_hash: 'hash-t1', expires_at: new Date() }).execute()).rejects.toThrow(
+      /duplicate key/,
+    );
+    await expect(db.insertInto('api_keys').values({ id: 'k9', user_id: 'nobody', name: 'k', key_hash: 'x' }).execute()).rejects.toThrow(/foreign key/);
+    await db.deleteFrom('users').where('id', '=', 'u1').execute();
+    const count = async (table: 'refresh_tokens' | 'api_keys') =>
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll<string | number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    expect(await count('refresh_tokens')).toBe(1);
+    expect(await count('api_keys')).toBe(1);
+    await db.deleteFrom('users').execute();
+  });
 });
 
 describe('openDatabase', () => {

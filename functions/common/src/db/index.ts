@@ -18,8 +18,44 @@ export interface ProcessedEventsTable {
   processed_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+export interface UsersTable {
+  id: string;
+  /** lower-case */
+  email: string;
+  /** a PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash): the parameters travel with the hash */
+  password_hash: string;
+  role: ColumnType<'user' | 'admin', 'user' | 'admin' | undefined, 'user' | 'admin'>;
+  display_name: string | null;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  user_id: string;
+  /** sha256 (hex) of the opaque token; the token itself is never stored */
+  token_hash: string;
+  expires_at: ColumnType<Date, Date | string, never>;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** sha256 (hex) of the key's secret part; the key is shown once and never stored */
+  key_hash: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  last_used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface Database {
   processed_events: ProcessedEventsTable;
+  users: UsersTable;
+  refresh_tokens: RefreshTokensTable;
+  api_keys: ApiKeysTable;
 }
 
 export interface DatabaseHandle {
