@@ -51,11 +51,54 @@ export interface ApiKeysTable {
   revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export type VtonStatus = 'draft' | 'segmenting' | 'ready' | 'queued' | 'running' | 'completed' | 'failed';
+
+export interface VtonsTable {
+  id: string;
+  user_id: string;
+  /** object keys (users/<userId>/<kind>/<id>.<ext>) */
+  garment_key: string | null;
+  cloth_clean_key: string | null;
+  person_key: string | null;
+  mask_key: string | null;
+  result_key: string | null;
+  status: ColumnType<VtonStatus, VtonStatus | undefined, VtonStatus>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export type JobStatus = 'queued' | 'running' | 'completed' | 'failed';
+
+export interface JobsTable {
+  id: string;
+  user_id: string;
+  vton_id: string | null;
+  kind: 'segment' | 'tryon';
+  status: ColumnType<JobStatus, JobStatus | undefined, JobStatus>;
+  enqueued_at: ColumnType<Date, Date | string | undefined, never>;
+  started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  engine: string | null;
+  resolution: string | null;
+  batch_size: number | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  wait_ms: number | null;
+  run_ms: number | null;
+  error: string | null;
+  result_key: string | null;
+  idempotency_key: string | null;
+  /** sha256 of the submitted request: the same Idempotency-Key with another request is refused */
+  request_hash: string | null;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface Database {
   processed_events: ProcessedEventsTable;
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
   api_keys: ApiKeysTable;
+  vtons: VtonsTable;
+  jobs: JobsTable;
 }
 
 export interface DatabaseHandle {

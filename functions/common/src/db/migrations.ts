@@ -64,6 +64,57 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('users').execute();
     },
   },
+  '0003_vtons_jobs': {
+    // a VTON is one try-on record; jobs are the segmentation and try-on work done for it
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('vtons')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('garment_key', 'text')
+        .addColumn('cloth_clean_key', 'text')
+        .addColumn('person_key', 'text')
+        .addColumn('mask_key', 'text')
+        .addColumn('result_key', 'text')
+        .addColumn('status', 'text', (c) =>
+          c.notNull().defaultTo('draft').check(sql`status in ('draft', 'segmenting', 'ready', 'queued', 'running', 'completed', 'failed')`),
+        )
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema.createIndex('vtons_user_id').on('vtons').columns(['user_id', 'created_at']).execute();
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('vton_id', 'text', (c) => c.references('vtons.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('segment', 'tryon')`))
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('queued').check(sql`status in ('queued', 'running', 'completed', 'failed')`))
+        .addColumn('enqueued_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('started_at', 'timestamptz')
+        .addColumn('finished_at', 'timestamptz')
+        .addColumn('engine', 'text')
+        .addColumn('resolution', 'text')
+        .addColumn('batch_size', 'integer')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('wait_ms', 'double precision')
+        .addColumn('run_ms', 'double precision')
+        .addColumn('error', 'text')
+        .addColumn('result_key', 'text')
+        // a retried submission with the same Idempotency-Key gets the same job
+        .addColumn('idempotency_key', 'text')
+        .addColumn('request_hash', 'text')
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addUniqueConstraint('jobs_user_idempotency_key', ['user_id', 'idempotency_key'])
+        .execute();
+      // "what changed since" for clients that reconnect
+      await db.schema.createIndex('jobs_user_updated').on('jobs').columns(['user_id', 'updated_at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('jobs').execute();
+      await db.schema.dropTable('vtons').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
