@@ -1,13 +1,15 @@
 /**
  * POST /events: the sink of the `events:jobs` route (internal, not exposed by the ingress).
- * Delivery is at-least-once, so every event is recorded once per (source, id). Issue #4 adds
- * updating jobs and VTONs and publishing to `events:job_done`.
+ * Delivery is at-least-once: each lifecycle event updates its job and VTON once per
+ * (source, id), and the owner is told on `events:job_done` after the commit. A job not known
+ * (yet) answers 404, which the stream source retries; other event types are not for this sink (400).
  */
 import { problem } from '@proteus/common';
 import { EventValidationError, fromHttp, type ProteusEvent } from '@proteus/eventing';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../env.ts';
+import { isLifecycleEvent, publishUpdate, recordEvent } from '../lifecycle/record.ts';
 
 const MAX_EVENT_BYTES = 256 * 1024;
 
@@ -30,13 +32,15 @@ export const events = new Hono<AppEnv>().post('/', eventSizeLimit, async (c) => 
     }
     throw error;
   }
-  const { database, log } = c.var.deps;
-  const inserted = await database.db
-    .insertInto('processed_events')
-    .values({ source: event.source, id: event.id, type: event.type })
-    .onConflict((oc) => oc.columns(['source', 'id']).doNothing())
-    .executeTakeFirst();
-  const duplicate = inserted.numInsertedOrUpdatedRows === 0n;
-  log.info('event recorded', { type: event.type, source: event.source, id: event.id, duplicate });
+  if (!isLifecycleEvent(event.type)) {
+    throw problem(400, 'unexpected-event-type', 'Unexpected event type', { detail: `this sink takes job lifecycle events, not ${event.type}` });
+  }
+  const { database, redis, storage, images, log } = c.var.deps;
+  const outcome = await recordEvent(database.db, event);
+  if (outcome.kind === 'unknown-job') {
+    throw problem(404, 'job-not-found', 'No such job', { detail: `no job ${(event.data as { jobId: string }).jobId} of that user (yet)` });
+  }
+  log.info('event recorded', { type: event.type, source: event.source, id: event.id, duplicate: outcome.kind === 'duplicate' });
+  if (outcome.kind === 'recorded' && outcome.update) await publishUpdate(redis, storage, images, outcome.update, log);
   return c.body(null, 204);
 });

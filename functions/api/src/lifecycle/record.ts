@@ -1,0 +1,175 @@
+/**
+ * Recording what happened to a job: the sink side of `events:jobs`. Each lifecycle event
+ * updates the job and its VTON once (delivery is at-least-once: (source, id) is recorded in
+ * the same transaction), never moves a finished job back, and is then told to its owner on
+ * `events:job_done`, in the original design's fields (`job_id`, `status`, `result_url`) next to ours.
+ */
+import type { Logger } from '@proteus/common';
+import type { Database, JobStatus, VtonStatus } from '@proteus/common/db';
+import type { ObjectStorage } from '@proteus/common/storage';
+import { keys, type ProteusEvent } from '@proteus/eventing';
+import type { Redis } from 'ioredis';
+import type { Kysely, Transaction } from 'kysely';
+import { presignDownload } from '../images/presign.ts';
+import type { ImageSettings } from '../images/settings.ts';
+
+/** What the owner is told, on every socket of theirs. */
+export interface JobUpdate {
+  type: 'job' | 'progress';
+  userId: string;
+  job_id: string;
+  status: JobStatus | 'running';
+  result_url: string | null;
+  vton_id?: string | null;
+  kind?: 'segment' | 'tryon';
+  error?: string;
+  step?: number;
+  steps?: number;
+  engine?: string;
+  resolution?: string;
+}
+
+/** An update still holding the result's object key, which publishing turns into `result_url`. */
+export type PendingUpdate = JobUpdate & { resultKey?: string };
+
+export type RecordOutcome = { kind: 'duplicate' } | { kind: 'recorded'; update: PendingUpdate | undefined } | { kind: 'unknown-job' };
+
+const lifecycleTypes = new Set([
+  'dev.proteus.segment.completed',
+  'dev.proteus.segment.failed',
+  'dev.proteus.tryon.completed',
+  'dev.proteus.tryon.failed',
+  'dev.proteus.tryon.progress',
+]);
+export const isLifecycleEvent = (type: string) => lifecycleTypes.has(type);
+
+/** The object kind of a key (users/<u>/<kind>/<id>.<ext>). */
+const kindOf = (key: string) => key.split('/')[2];
+
+/**
+ * Applies one lifecycle event in one transaction. `unknown-job` when no job of that owner
+ * exists (yet: the submission may commit after its event was enqueued), so the caller answers
+ * 404 and the stream source retries.
+ */
+export async function recordEvent(db: Kysely<Database>, event: ProteusEvent): Promise<RecordOutcome> {
+  return db
+    .transaction()
+    .execute(async (trx): Promise<RecordOutcome> => {
+      const inserted = await trx
+        .insertInto('processed_events')
+        .values({ source: event.source, id: event.id, type: event.type })
+        .onConflict((oc) => oc.columns(['source', 'id']).doNothing())
+        .executeTakeFirst();
+      if (inserted.numInsertedOrUpdatedRows === 0n) return { kind: 'duplicate' };
+      const data = event.data as { jobId: string; userId: string };
+      const job = await trx
+        .selectFrom('jobs')
+        .select(['id', 'vton_id', 'kind', 'status'])
+        .where('id', '=', data.jobId)
+        .where('user_id', '=', data.userId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!job) {
+        // undo the (source, id) record too: the retry must find it unrecorded
+        throw new UnknownJob();
+      }
+      const update = await apply(trx, event, job);
+      return { kind: 'recorded', update };
+    })
+    .catch((error) => {
+      if (error instanceof UnknownJob) return { kind: 'unknown-job' } as const;
+      throw error;
+    });
+}
+
+class UnknownJob extends Error {}
+
+type JobRow = { id: string; vton_id: string | null; kind: 'segment' | 'tryon'; status: JobStatus };
+
+async function apply(trx: Transaction<Database>, event: ProteusEvent, job: JobRow): Promise<PendingUpdate | undefined> {
+  const finished = job.status === 'completed' || job.status === 'failed';
+  const now = new Date();
+  const base = { type: 'job' as const, userId: (event.data as { userId: string }).userId, job_id: job.id, vton_id: job.vton_id, kind: job.kind };
+  const setVton = async (values: { status: VtonStatus; cloth_clean_key?: string; mask_key?: string; result_key?: string }) => {
+    if (job.vton_id)
+      await trx
+        .updateTable('vtons')
+        .set({ ...values, updated_at: now })
+        .where('id', '=', job.vton_id)
+        .execute();
+  };
+
+  switch (event.type) {
+    case 'dev.proteus.tryon.progress': {
+      // progress only moves a job from queued to running; it is told to the owner as it is
+      if (job.status === 'queued') {
+        await trx.updateTable('jobs').set({ status: 'running', started_at: now, updated_at: now }).where('id', '=', job.id).execute();
+        await setVton({ status: 'running' });
+      }
+      if (finished) return undefined;
+      return { ...base, type: 'progress', status: 'running', result_url: null, step: event.data.step, steps: event.data.steps };
+    }
+    case 'dev.proteus.segment.completed':
+    case 'dev.proteus.tryon.completed': {
+      // a finished job keeps its first outcome: a late duplicate from another worker changes nothing
+      if (finished) return undefined;
+      const d = event.data;
+      const tryon = event.type === 'dev.proteus.tryon.completed' ? event.data : undefined;
+      await trx
+        .updateTable('jobs')
+        .set({
+          status: 'completed',
+          finished_at: now,
+          updated_at: now,
+          result_key: d.resultKey,
+          ...(tryon
+            ? {
+                engine: tryon.engine,
+                resolution: tryon.resolution,
+                batch_size: tryon.batchSize,
+                attempts: tryon.attempts,
+                wait_ms: tryon.waitMs,
+                run_ms: tryon.runMs,
+              }
+            : {}),
+        })
+        .where('id', '=', job.id)
+        .execute();
+      if (tryon) await setVton({ status: 'completed', result_key: d.resultKey });
+      else if (kindOf(d.resultKey) === 'mask') await setVton({ status: 'ready', mask_key: d.resultKey });
+      else await setVton({ status: 'ready', cloth_clean_key: d.resultKey });
+      return {
+        ...base,
+        status: 'completed',
+        result_url: null,
+        ...(tryon ? { engine: tryon.engine, resolution: tryon.resolution } : {}),
+        resultKey: d.resultKey,
+      };
+    }
+    case 'dev.proteus.segment.failed':
+    case 'dev.proteus.tryon.failed': {
+      if (finished) return undefined;
+      const attempts = event.type === 'dev.proteus.tryon.failed' ? event.data.attempts : undefined;
+      await trx
+        .updateTable('jobs')
+        .set({ status: 'failed', finished_at: now, updated_at: now, error: event.data.error, ...(attempts ? { attempts } : {}) })
+        .where('id', '=', job.id)
+        .execute();
+      await setVton({ status: 'failed' });
+      return { ...base, status: 'failed', result_url: null, error: event.data.error };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Tells the owner, with a download URL for a result. A failure here loses no state: clients resync from /api/jobs. */
+export async function publishUpdate(redis: Redis, storage: ObjectStorage, images: ImageSettings, update: PendingUpdate, log: Logger): Promise<void> {
+  const { resultKey, ...message } = update;
+  try {
+    if (resultKey) message.result_url = (await presignDownload(storage, images, { userId: update.userId, key: resultKey })).url;
+    await redis.publish(keys.channels.jobDone, JSON.stringify(message));
+  } catch (error) {
+    log.warn('could not tell the owner about a job', { jobId: update.job_id, error: (error as Error).message });
+  }
+}
