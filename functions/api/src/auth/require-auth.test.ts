@@ -1,11 +1,13 @@
-import { generateKeyPairSync, sign as rsaSign } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign as rsaSign } from 'node:crypto';
 import { problemErrorHandler } from '@proteus/common';
 import type { DatabaseHandle } from '@proteus/common/db';
+import { keys } from '@proteus/eventing';
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKey, hmacJwt, jsonInit, now, PASSWORD, signUp, type TestAccount } from '../../test/accounts.ts';
 import { baseDeps, cleanupStack, collectingLogger, openTestDatabase, PROBLEMS, problemOf, testRedis, testStorage } from '../../test/deps.ts';
+import { fixtures, putObject } from '../../test/images.ts';
 import { createApp } from '../app.ts';
 import type { ApiDeps, AppEnv } from '../env.ts';
 import { requireAuth } from './require-auth.ts';
@@ -72,6 +74,13 @@ describe.each(['postgres', 'pglite'] as const)('authentication and authorization
       anonymous: undefined,
     })[p];
 
+  /** A fresh JPEG stored under the owner's prefix, as a verified-to-be upload. */
+  async function ownerImage(): Promise<string> {
+    const key = keys.objectKey(world.owner.user.id, 'garment', randomUUID(), 'jpg');
+    await putObject(deps.storage, key, await fixtures.jpeg(), 'image/jpeg');
+    return key;
+  }
+
   async function expectUnauthorized(response: Response, error: string | null = 'invalid_token') {
     expect(response.status).toBe(401);
     expect(await problemOf(response)).toMatchObject({ type: `${PROBLEMS}unauthorized`, status: 401 });
@@ -80,7 +89,13 @@ describe.each(['postgres', 'pglite'] as const)('authentication and authorization
 
   describe('the authorization matrix: route × caller → status', () => {
     // `me` is whoever calls: owner, other and admin each reach their own account
-    const routes: { name: string; request: () => [string, RequestInit?]; expected: Record<Principal, number> }[] = [
+    // `notFound`: the problem a refused caller gets, where it is not the generic not-found
+    const routes: {
+      name: string;
+      request: () => [string, RequestInit?] | Promise<[string, RequestInit?]>;
+      expected: Record<Principal, number>;
+      notFound?: string;
+    }[] = [
       {
         name: 'GET /api/users/me',
         request: () => ['/api/users/me'],
@@ -113,6 +128,24 @@ describe.each(['postgres', 'pglite'] as const)('authentication and authorization
         request: () => [`/api/api-keys/${world.ownerKey.id}`, { method: 'DELETE' }],
         expected: { owner: 204, other: 404, anonymous: 401, ownerKey: 403, otherKey: 403, admin: 404 },
       },
+      // the image routes take API keys (shop backends); objects are the owner's alone, hidden even from an admin
+      {
+        name: 'GET /api/images/presignedUpUrl',
+        request: () => ['/api/images/presignedUpUrl?kind=garment&contentType=image/jpeg'],
+        expected: { owner: 200, other: 200, anonymous: 401, ownerKey: 200, otherKey: 200, admin: 200 },
+      },
+      {
+        name: "GET /api/images/presignedDownloadUrl (the owner's image)",
+        request: async () => [`/api/images/presignedDownloadUrl?key=${encodeURIComponent(await ownerImage())}`],
+        expected: { owner: 200, other: 404, anonymous: 401, ownerKey: 200, otherKey: 404, admin: 404 },
+        notFound: 'image-not-found',
+      },
+      {
+        name: "POST /api/images/verify (the owner's image)",
+        request: async () => ['/api/images/verify', jsonInit('POST', { key: await ownerImage() })],
+        expected: { owner: 200, other: 404, anonymous: 401, ownerKey: 200, otherKey: 404, admin: 404 },
+        notFound: 'image-not-found',
+      },
       // the auth routes are public: a credential in the header changes nothing
       {
         name: 'POST /api/auth/login',
@@ -138,7 +171,7 @@ describe.each(['postgres', 'pglite'] as const)('authentication and authorization
     const cells = routes.flatMap((route) => principals.map((p) => [route.name, p, route.expected[p], route] as const));
 
     it.each(cells)('%s as %s → %i', async (_name, principal, status, route) => {
-      const [path, init = {}] = route.request();
+      const [path, init = {}] = await route.request();
       const headers = new Headers(init.headers);
       const credential = bearer(principal);
       if (credential) headers.set('authorization', `Bearer ${credential}`);
@@ -146,10 +179,17 @@ describe.each(['postgres', 'pglite'] as const)('authentication and authorization
       expect(response.status, await response.clone().text()).toBe(status);
       if (status === 401) expect(response.headers.get('www-authenticate')).toBe('Bearer');
       if (status === 403) expect((await problemOf(response)).type).toBe(`${PROBLEMS}forbidden`);
-      if (status === 404) expect((await problemOf(response)).type).toBe(`${PROBLEMS}not-found`);
+      if (status === 404) expect((await problemOf(response)).type).toBe(`${PROBLEMS}${route.notFound ?? 'not-found'}`);
       if (path === '/api/users/me' && status === 200) {
         const me = (await response.json()) as { id: string };
         expect(me.id).toBe(world[principal as 'owner' | 'other' | 'admin'].user.id);
+      }
+      // a presigned upload lands under the caller's own prefix; an API key's caller is its owner
+      if (path.startsWith('/api/images/presignedUpUrl') && status === 200) {
+        const account = { owner: world.owner, ownerKey: world.owner, other: world.other, otherKey: world.other, admin: world.admin }[
+          principal as 'owner' | 'ownerKey' | 'other' | 'otherKey' | 'admin'
+        ];
+        expect(((await response.json()) as { key: string }).key.startsWith(`users/${account.user.id}/garment/`)).toBe(true);
       }
     });
 
