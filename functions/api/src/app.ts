@@ -3,24 +3,32 @@ import { notFoundHandler, problemErrorHandler } from '@proteus/common';
 import { Hono } from 'hono';
 import { requireAuth } from './auth/require-auth.ts';
 import type { ApiDeps, AppEnv } from './env.ts';
+import { type ApiMetrics, createApiMetrics, observe } from './observability.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
 import { events } from './routes/events.ts';
 import { health } from './routes/health.ts';
 import { images } from './routes/images.ts';
+import { jobRoutes } from './routes/jobs.ts';
 import { userRoutes } from './routes/users.ts';
+import { vtonRoutes } from './routes/vtons.ts';
 import { webApp } from './routes/web.ts';
 
 export type { ApiDeps, AppEnv } from './env.ts';
 
-export function createApp(deps: ApiDeps) {
+export function createApp(given: ApiDeps) {
+  const deps: ApiDeps = { ...given, metrics: given.metrics ?? createApiMetrics() };
+  const metrics = deps.metrics as ApiMetrics;
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     c.set('deps', deps);
     await next();
   });
+  app.use(observe(metrics, deps.log));
   // liveness: the process answers; /api/health is readiness with every dependency
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // Prometheus; the ingress does not expose it
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.route('/api/health', health);
   app.route('/api/auth', authRoutes);
   app.route('/api/users', userRoutes);
@@ -28,6 +36,9 @@ export function createApp(deps: ApiDeps) {
   // shop backends may use their API keys here too
   app.use('/api/images/*', requireAuth());
   app.route('/api/images', images);
+  app.route('/api/vtons', vtonRoutes);
+  // job submission, status and listing; each route guards itself
+  app.route('/api', jobRoutes);
   app.route('/events', events);
   if (deps.webDist) app.route('/', webApp(deps.webDist));
   app.notFound(notFoundHandler);

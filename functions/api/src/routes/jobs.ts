@@ -1,0 +1,155 @@
+/**
+ * Job submission and status, both route lists of the original design on one implementation
+ * (jobs/submit.ts): `segformer/segmentOutfitPic` and `catvton/transferOutfit`, and the short
+ * flow `upload/cloth` and `snap`; `status/:job_id` and `jobs?since=` read them back. Mounted at
+ * /api; each route carries its own guard, so no wildcard middleware reaches other /api routes.
+ */
+import { problem } from '@proteus/common';
+import { keys } from '@proteus/eventing';
+import { type Context, Hono } from 'hono';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { requireAuth } from '../auth/require-auth.ts';
+import type { AppEnv } from '../env.ts';
+import { ImageRejected } from '../images/rejected.ts';
+import { cursorField, encodeCursor, microIso } from '../jobs/cursor.ts';
+import { deadlineField, engineField, idField, landmarksField, objectKeyField, purposeField, seedField, stepsField } from '../jobs/fields.ts';
+import { idempotencyOf } from '../jobs/idempotency.ts';
+import { keyOfReference } from '../jobs/references.ts';
+import { type Submission, type SubmitResult, submitJob } from '../jobs/submit.ts';
+import { JOB_COLUMNS, jobView } from '../jobs/view.ts';
+import { invalidRequest, json, jsonRequests, query } from '../validation.ts';
+
+const segmentBody = z.strictObject({ imageKey: objectKeyField, vtonId: idField.optional(), purpose: purposeField.default('garment') });
+
+const tryonFields = {
+  vtonId: idField.optional(),
+  landmarks: landmarksField.optional(),
+  seed: seedField.optional(),
+};
+
+const transferBody = z.strictObject({
+  ...tryonFields,
+  personKey: objectKeyField,
+  garmentKey: objectKeyField,
+  maskKey: objectKeyField.optional(),
+  steps: stepsField.optional(),
+  engine: engineField.optional(),
+  deadline: deadlineField.optional(),
+});
+
+const clothBody = z.strictObject({ key: objectKeyField });
+
+const reference = z.string().min(1).max(4096);
+// either form, never a mix: the original design's URLs or our keys
+const snapBody = z
+  .strictObject({
+    ...tryonFields,
+    user_photo_url: reference.optional(),
+    cloth_clean_url: reference.optional(),
+    personKey: objectKeyField.optional(),
+    garmentKey: objectKeyField.optional(),
+  })
+  .superRefine((body, ctx) => {
+    const urls = body.user_photo_url !== undefined || body.cloth_clean_url !== undefined;
+    const required = urls ? (['user_photo_url', 'cloth_clean_url'] as const) : (['personKey', 'garmentKey'] as const);
+    for (const field of required) if (body[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'required' });
+    if (urls) {
+      for (const field of ['personKey', 'garmentKey'] as const) {
+        if (body[field] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [field], message: 'send either user_photo_url and cloth_clean_url or personKey and garmentKey' });
+      }
+    }
+  });
+
+const listQuery = z.strictObject({
+  since: z.iso.datetime({ offset: true }).optional(),
+  cursor: cursorField.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(100),
+});
+
+const noSuchJob = (id: string) => problem(404, 'not-found', 'Not found', { detail: `no job ${JSON.stringify(id)}` });
+
+async function submit(c: Context<AppEnv>, submission: Omit<Submission, 'userId' | 'idempotency'>): Promise<Response> {
+  const idempotency = await idempotencyOf(c);
+  const { job, replayed }: SubmitResult = await submitJob(c.var.deps, { ...submission, userId: c.var.auth.userId, idempotency });
+  if (replayed) c.header('idempotent-replayed', 'true');
+  return c.json(job, 202);
+}
+
+/** The snap's two images as keys: URLs of our own storage become their keys. */
+function snapKeys(c: Context<AppEnv>, body: z.output<typeof snapBody>): { personKey: string; garmentKey: string } {
+  if (body.personKey && body.garmentKey) return { personKey: body.personKey, garmentKey: body.garmentKey };
+  const { storage } = c.var.deps;
+  const personKey = keyOfReference(storage, body.user_photo_url as string);
+  const garmentKey = keyOfReference(storage, body.cloth_clean_url as string);
+  const message = 'expected an object key or a URL of our storage whose path ends in one';
+  const errors = [...(personKey ? [] : [{ path: 'user_photo_url', message }]), ...(garmentKey ? [] : [{ path: 'cloth_clean_url', message }])];
+  if (errors.length) throw invalidRequest(errors);
+  return { personKey: personKey as string, garmentKey: garmentKey as string };
+}
+
+/** The caller's newest VTON made for this garment (as uploaded or cleaned), so a snap joins it. */
+async function vtonOfGarment(c: Context<AppEnv>, garmentKey: string): Promise<string | undefined> {
+  const row = await c.var.deps.database.db
+    .selectFrom('vtons')
+    .select('id')
+    .where('user_id', '=', c.var.auth.userId)
+    .where((eb) => eb.or([eb('garment_key', '=', garmentKey), eb('cloth_clean_key', '=', garmentKey)]))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+  return row?.id;
+}
+
+export const jobRoutes = new Hono<AppEnv>()
+  .post('/segformer/segmentOutfitPic', requireAuth(), jsonRequests, json(segmentBody), (c) => {
+    const { imageKey, vtonId, purpose } = c.req.valid('json');
+    return submit(c, { vtonId, work: { kind: 'segment', imageKey, purpose } });
+  })
+  .post('/catvton/transferOutfit', requireAuth(), jsonRequests, json(transferBody), (c) => {
+    const { vtonId, ...work } = c.req.valid('json');
+    return submit(c, { vtonId, work: { kind: 'tryon', ...work } });
+  })
+  .post('/upload/cloth', requireAuth(), jsonRequests, json(clothBody), (c) => {
+    return submit(c, { work: { kind: 'segment', imageKey: c.req.valid('json').key, purpose: 'garment' } });
+  })
+  .post('/snap', requireAuth(), jsonRequests, json(snapBody), async (c) => {
+    const body = c.req.valid('json');
+    const { personKey, garmentKey } = snapKeys(c, body);
+    // a garment that is not the caller's answers like a missing one, before any VTON look-up
+    if (!garmentKey.startsWith(keys.userPrefix(c.var.auth.userId))) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(garmentKey)}`);
+    const vtonId = body.vtonId ?? (await vtonOfGarment(c, garmentKey));
+    const work = { kind: 'tryon' as const, personKey, garmentKey, landmarks: body.landmarks, seed: body.seed };
+    return submit(c, { vtonId, work });
+  })
+  .get('/status/:job_id', requireAuth(), async (c) => {
+    const id = c.req.param('job_id');
+    if (!keys.idPattern.test(id)) throw noSuchJob(id);
+    const { deps } = c.var;
+    const row = await deps.database.db.selectFrom('jobs').select(JOB_COLUMNS).where('id', '=', id).where('user_id', '=', c.var.auth.userId).executeTakeFirst();
+    if (!row) throw noSuchJob(id);
+    return c.json(await jobView(deps, row));
+  })
+  .get('/jobs', requireAuth(), query(listQuery), async (c) => {
+    const { since, cursor, limit } = c.req.valid('query');
+    const { deps } = c.var;
+    let q = deps.database.db
+      .selectFrom('jobs')
+      .select([...JOB_COLUMNS, microIso('updated_at').as('position')])
+      .where('user_id', '=', c.var.auth.userId)
+      .orderBy('updated_at')
+      .orderBy('id')
+      .limit(limit + 1);
+    if (since !== undefined) q = q.where('updated_at', '>', new Date(since));
+    if (cursor !== undefined) q = q.where(sql<boolean>`(updated_at, id) > (${cursor.at}::timestamptz, ${cursor.id})`);
+    const rows = await q.execute();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return c.json({
+      items: await Promise.all(page.map((row) => jobView(deps, row))),
+      // also when no more rows are waiting: a client that reconnects later resumes from here
+      nextCursor: last ? encodeCursor({ at: last.position, id: last.id }) : (c.req.query('cursor') ?? null),
+      hasMore: rows.length > limit,
+    });
+  });

@@ -1,0 +1,54 @@
+/** A whole api on the real services for the VTON and job tests, with images and stream readers. */
+import { randomUUID } from 'node:crypto';
+import type { DatabaseHandle } from '@proteus/common/db';
+import type { ObjectStorage } from '@proteus/common/storage';
+import { keys, type ProteusEvent, parseEvent } from '@proteus/eventing';
+import type { Redis } from 'ioredis';
+import { createApp } from '../src/app.ts';
+import type { ApiDeps } from '../src/env.ts';
+import { baseDeps, type Cleanup, collectingLogger, openTestDatabase, testRedis, testStorage } from './deps.ts';
+import { fixtures, putObject } from './images.ts';
+
+export type App = ReturnType<typeof createApp>;
+
+export interface JobsWorld {
+  database: DatabaseHandle;
+  redis: Redis;
+  storage: ObjectStorage;
+  deps: ApiDeps;
+  app: App;
+  lines: Record<string, unknown>[];
+}
+
+export async function jobsWorld(kind: 'postgres' | 'pglite', cleanups: { push(c: Cleanup): void }, extra: Partial<ApiDeps> = {}): Promise<JobsWorld> {
+  const database = await openTestDatabase(kind, cleanups);
+  const redis = await testRedis(cleanups);
+  const storage = await testStorage(cleanups);
+  const { log, lines } = collectingLogger();
+  const deps = baseDeps({ redis, database, storage, log, ...extra });
+  return { database, redis, storage, deps, app: createApp(deps), lines };
+}
+
+/** Stores a real image under the user's prefix and answers its key. */
+export async function storeImage(storage: ObjectStorage, userId: string, kind: keys.ObjectKind = 'garment', format: 'jpeg' | 'png' = 'jpeg'): Promise<string> {
+  const key = keys.objectKey(userId, kind, randomUUID(), format === 'jpeg' ? 'jpg' : 'png');
+  await putObject(storage, key, await fixtures[format](), `image/${format}`);
+  return key;
+}
+
+/** Every event on the stream, validated against the contract. */
+export async function streamEvents(redis: Redis, stream: string): Promise<ProteusEvent[]> {
+  const entries = await redis.xrange(stream, '-', '+');
+  return entries.map(([, fields]) => {
+    if (fields[0] !== keys.entryField) throw new Error(`entry field ${fields[0]}, expected ${keys.entryField}`);
+    return parseEvent(JSON.parse(fields[1] as string));
+  });
+}
+
+/** The stream's events of one user. */
+export async function eventsOf(redis: Redis, stream: string, userId: string): Promise<ProteusEvent[]> {
+  return (await streamEvents(redis, stream)).filter((e) => (e.data as { userId?: string }).userId === userId);
+}
+
+/** 33 MediaPipe landmarks. */
+export const landmarks = (n = 33) => Array.from({ length: n }, (_, i) => ({ x: i / 33, y: 1 - i / 33, z: 0, visibility: 0.9 }));
