@@ -9,12 +9,12 @@ import { isolatedRedisUrl, waitFor } from '@proteus/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Respond, type Sink, startSink } from '../test/sink.ts';
-import { createEvent, type ProteusEvent } from './events.ts';
+import { createEvent, type ProteusEvent, parseEvent } from './events.ts';
 import { groups, streams } from './keys.ts';
 import { createProducer } from './producer.ts';
 import { createSourceMetrics } from './source-metrics.ts';
 import { createStreamSource, retryAfterMs, type StreamSourceOptions } from './stream-source.ts';
-import { type Delivery, defaultDelivery, type StreamRoute } from './topology.ts';
+import { type Delivery, defaultDelivery, type StreamRoute, streamRoutes } from './topology.ts';
 
 const stream = streams.lifecycle;
 const group = groups.recorders;
@@ -217,5 +217,38 @@ describe('metrics', () => {
     expect(text).toContain('proteus_eventing_group_pending{route="guarantees"} 0');
     expect(text).toContain('proteus_eventing_group_lag{route="guarantees"} 0');
     expect(text).toMatch(/proteus_eventing_delivery_seconds_count\{route="guarantees"\} 1/);
+  });
+});
+
+describe('dead letters that fail their job', () => {
+  it('tells the owner: a segmentation request that cannot be delivered becomes segment.failed on the lifecycle stream, in the same step', async () => {
+    const s = await sink(() => 400);
+    const segmentRoute = streamRoutes.find((r) => r.name === 'segment-requests')!;
+    const r: StreamRoute = { ...segmentRoute, delivery: { ...segmentRoute.delivery, retry: 0 }, inFlight: 1 };
+    source(s.url, r);
+    const request = createEvent('dev.proteus.segment.requested', 'api', {
+      jobId: 'job-9',
+      userId: 'u9',
+      vtonId: 'v9',
+      imageKey: 'users/u9/garment/g.png',
+      purpose: 'garment',
+    });
+    await createProducer(redis).emit(streams.segment, request);
+    await waitFor(async () => (await redis.xlen(streams.lifecycle)) === 1, { what: 'the failure notice' });
+    const [entry] = await redis.xrange(streams.lifecycle, '-', '+');
+    const notice = parseEvent(JSON.parse(entry![1][1]!));
+    expect(notice).toMatchObject({ type: 'dev.proteus.segment.failed', source: '/proteus/eventing', data: { jobId: 'job-9', userId: 'u9', vtonId: 'v9' } });
+    expect((notice.data as { error: string }).error).toBe('not delivered to segment: sink answered 400');
+    expect(await redis.xlen(streams.dead)).toBe(1);
+  });
+
+  it('adds no notice for routes without one, nor for malformed entries', async () => {
+    const s = await sink(() => 400);
+    source(s.url, route({ retry: 0 }));
+    await emit();
+    await redis.xadd(stream, '*', 'event', 'not json');
+    await waitFor(async () => (await redis.xlen(streams.dead)) === 2, { what: 'two dead letters' });
+    expect(await redis.xlen(streams.segment)).toBe(0);
+    expect((await redis.xrange(stream, '-', '+')).length).toBe(2);
   });
 });

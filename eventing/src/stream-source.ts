@@ -152,9 +152,20 @@ export function createStreamSource({
     const labels = { route: route.name };
     let slotFreed: (() => void) | undefined;
 
-    async function deadLetter(id: string, raw: string | undefined, reason: string, status: number | undefined, attempts: number, why: string) {
-      await redis
-        .multi()
+    async function deadLetter(
+      id: string,
+      raw: string | undefined,
+      reason: string,
+      status: number | undefined,
+      attempts: number,
+      why: string,
+      event?: ProteusEvent,
+    ) {
+      const tx = redis.multi();
+      // the route may tell the event's owner that it failed (segment.requested -> segment.failed)
+      const notice = event && route.onDeadLetter?.failure(event, reason);
+      if (notice && route.onDeadLetter) tx.xadd(route.onDeadLetter.stream, '*', entryField, JSON.stringify(notice));
+      await tx
         .xadd(
           route.delivery.deadLetterSink,
           '*',
@@ -235,7 +246,7 @@ export function createStreamSource({
           }
           reason = `sink answered ${status}`;
           if (!retryable(status)) {
-            await deadLetter(id, raw, reason, status, attempts, 'rejected');
+            await deadLetter(id, raw, reason, status, attempts, 'rejected', event);
             return 'dead';
           }
         } catch (error) {
@@ -250,7 +261,7 @@ export function createStreamSource({
         if (stopping.signal.aborted) return 'left';
         metrics?.retried.inc(labels);
       }
-      await deadLetter(id, raw, reason, status, attempts, 'exhausted');
+      await deadLetter(id, raw, reason, status, attempts, 'exhausted', event);
       return 'dead';
     }
 

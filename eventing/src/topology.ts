@@ -2,7 +2,15 @@
  * Which stream feeds which sink, declared once. The dev stack runs these routes; the cluster
  * manifests (issue #7) are generated from, or tested against, this list.
  */
+import { createEvent, type ProteusEvent } from './events.ts';
 import { groups, streams } from './keys.ts';
+
+/** A segmentation request that could not be delivered fails its job (the owner gets segment.failed). */
+function segmentationFailed(event: ProteusEvent, reason: string): ProteusEvent | undefined {
+  if (event.type !== 'dev.proteus.segment.requested') return undefined;
+  const { jobId, userId, vtonId } = event.data;
+  return createEvent('dev.proteus.segment.failed', 'eventing', { jobId, userId, vtonId, error: `not delivered to segment: ${reason}`.slice(0, 2000) });
+}
 
 export type SinkPart = 'api' | 'segment' | 'arbitrator';
 
@@ -29,6 +37,11 @@ export interface StreamRoute {
   delivery: Delivery;
   /** deliveries under way at once; order is not kept beyond 1 (as with Knative's parallel dispatch) */
   inFlight: number;
+  /**
+   * When an event is dead-lettered, the lifecycle event that tells its owner it failed, appended
+   * to `stream` in the same MULTI: a job whose request could not be delivered must not stay queued.
+   */
+  onDeadLetter?: { stream: string; failure: (event: ProteusEvent, reason: string) => ProteusEvent | undefined };
 }
 
 export interface TickRoute {
@@ -47,7 +60,15 @@ export const defaultDelivery: Delivery = {
 };
 
 export const streamRoutes: StreamRoute[] = [
-  { name: 'segment-requests', stream: streams.segment, group: groups.tailors, sink: { part: 'segment', path: '/' }, delivery: defaultDelivery, inFlight: 8 },
+  {
+    name: 'segment-requests',
+    stream: streams.segment,
+    group: groups.tailors,
+    sink: { part: 'segment', path: '/' },
+    delivery: defaultDelivery,
+    inFlight: 8,
+    onDeadLetter: { stream: streams.lifecycle, failure: segmentationFailed },
+  },
   { name: 'lifecycle', stream: streams.lifecycle, group: groups.recorders, sink: { part: 'api', path: '/events' }, delivery: defaultDelivery, inFlight: 64 },
 ];
 
