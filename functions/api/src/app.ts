@@ -6,6 +6,7 @@ import type { ApiDeps, AppEnv } from './env.ts';
 import { type ApiMetrics, createApiMetrics, observe } from './observability.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
+import { cloudEvents } from './routes/cloudevents.ts';
 import { events } from './routes/events.ts';
 import { health } from './routes/health.ts';
 import { images } from './routes/images.ts';
@@ -39,6 +40,7 @@ export function createApp(given: ApiDeps) {
   app.route('/api/vtons', vtonRoutes);
   // job submission, status and listing; each route guards itself
   app.route('/api', jobRoutes);
+  app.route('/api/cloudevents', cloudEvents);
   app.route('/events', events);
   if (deps.webDist) app.route('/', webApp(deps.webDist));
   app.notFound(notFoundHandler);

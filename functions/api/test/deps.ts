@@ -9,6 +9,7 @@ import { createLogger, createRedis } from '@proteus/common';
 import { type DatabaseHandle, openDatabase } from '@proteus/common/db';
 import { createObjectStorage, type ObjectStorage } from '@proteus/common/storage';
 import { isolatedBucket, isolatedDatabase, isolatedRedisUrl } from '@proteus/testkit';
+import { expect } from 'vitest';
 import type { ApiDeps } from '../src/env.ts';
 
 export type Cleanup = () => Promise<void> | void;
@@ -98,6 +99,16 @@ export function validVector(name: string): Record<string, unknown> & { id: strin
 }
 
 export const PROBLEMS = 'https://proteus.dev/problems/';
+
+export type ProblemBody = Awaited<ReturnType<typeof problemOf>> & { errors?: { path: string; message: string }[] };
+
+/** Checks that `response` is the problem `slug` with `status`, and returns it. */
+export async function expectProblem(response: Response, status: number, slug: string): Promise<ProblemBody> {
+  expect(response.status, await response.clone().text()).toBe(status);
+  const problem = (await problemOf(response)) as ProblemBody;
+  expect(problem).toMatchObject({ type: PROBLEMS + slug, status });
+  return problem;
+}
 
 /** Reads a problem+json answer and checks its content type. */
 export async function problemOf(response: Response): Promise<{ type: string; title: string; status: number; detail?: string; instance?: string }> {

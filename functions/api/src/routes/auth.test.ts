@@ -2,7 +2,7 @@ import type { DatabaseHandle } from '@proteus/common/db';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonInit, PASSWORD, signUp } from '../../test/accounts.ts';
-import { baseDeps, cleanupStack, collectingLogger, openTestDatabase, PROBLEMS, problemOf, testRedis, testStorage } from '../../test/deps.ts';
+import { baseDeps, cleanupStack, collectingLogger, expectProblem, openTestDatabase, testRedis, testStorage } from '../../test/deps.ts';
 import { createApp } from '../app.ts';
 import { sha256Hex } from '../auth/secrets.ts';
 import type { AuthSettings } from '../auth/settings.ts';
@@ -46,13 +46,6 @@ describe.each(['postgres', 'pglite'] as const)('/api/auth on %s', (kind) => {
           .executeTakeFirstOrThrow()
       ).n,
     );
-
-  async function expectProblem(response: Response, status: number, slug: string) {
-    expect(response.status).toBe(status);
-    const problem = await problemOf(response);
-    expect(problem).toMatchObject({ type: PROBLEMS + slug, status });
-    return problem as typeof problem & { errors?: { path: string; message: string }[] };
-  }
 
   describe('POST /signup', () => {
     it('creates the account (e-mail lower-cased), answers 201 with tokens, stores only hashes', async () => {

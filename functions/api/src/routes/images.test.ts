@@ -5,7 +5,7 @@ import { keys } from '@proteus/eventing';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey, jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
-import { baseDeps, cleanupStack, collectingLogger, openTestDatabase, PROBLEMS, problemOf, testRedis, testStorage } from '../../test/deps.ts';
+import { baseDeps, cleanupStack, collectingLogger, expectProblem, openTestDatabase, testRedis, testStorage } from '../../test/deps.ts';
 import { fixtures, postUpload, putObject, readObject } from '../../test/images.ts';
 import { createApp } from '../app.ts';
 import type { ApiDeps, AppEnv } from '../env.ts';
@@ -41,13 +41,6 @@ const get = (path: string, bearer = alice.accessToken, on: App = app) => on.requ
 const verify = (body: unknown, bearer = alice.accessToken, on: App = app) => on.request('/api/images/verify', jsonInit('POST', body, bearer));
 const download = (key: string, bearer = alice.accessToken) => get(`/api/images/presignedDownloadUrl?key=${encodeURIComponent(key)}`, bearer);
 const keyOf = (account: TestAccount, kind: 'garment' | 'person' | 'results', ext: 'jpg' | 'png') => keys.objectKey(account.user.id, kind, randomUUID(), ext);
-
-async function expectProblem(response: Response, status: number, slug: string) {
-  expect(response.status, await response.clone().text()).toBe(status);
-  const problem = (await problemOf(response)) as Awaited<ReturnType<typeof problemOf>> & { errors?: { path: string; message: string }[] };
-  expect(problem).toMatchObject({ type: PROBLEMS + slug, status });
-  return problem;
-}
 
 describe('GET /api/images/presignedUpUrl', () => {
   it('presigns an upload under the caller prefix that works and then verifies through POST /verify', async () => {

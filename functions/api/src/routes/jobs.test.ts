@@ -3,23 +3,15 @@ import { createProducer, keys } from '@proteus/eventing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
-import { cleanupStack, closedPort, PROBLEMS, problemOf } from '../../test/deps.ts';
+import { cleanupStack, closedPort, expectProblem } from '../../test/deps.ts';
 import { fixtures, putObject } from '../../test/images.ts';
 import { eventsOf, type JobsWorld, jobsWorld, landmarks, storeImage } from '../../test/jobs.ts';
 
-type Problem = Awaited<ReturnType<typeof problemOf>> & { errors?: { path: string; message: string }[] };
 interface Submitted {
   job_id: string;
   status: string;
   kind: string;
   vton_id: string;
-}
-
-async function expectProblem(response: Response, status: number, slug: string): Promise<Problem> {
-  expect(response.status, await response.clone().text()).toBe(status);
-  const problem = (await problemOf(response)) as Problem;
-  expect(problem.type).toBe(PROBLEMS + slug);
-  return problem;
 }
 
 describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) => {

@@ -2,7 +2,7 @@ import type { DatabaseHandle } from '@proteus/common/db';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKey, jsonInit, PASSWORD, signUp, type TestAccount } from '../../test/accounts.ts';
-import { baseDeps, cleanupStack, collectingLogger, openTestDatabase, PROBLEMS, problemOf, testRedis, testStorage } from '../../test/deps.ts';
+import { baseDeps, cleanupStack, collectingLogger, expectProblem, openTestDatabase, testRedis, testStorage } from '../../test/deps.ts';
 import { createApp } from '../app.ts';
 import type { ApiDeps } from '../env.ts';
 
@@ -43,13 +43,6 @@ describe.each(['postgres', 'pglite'] as const)('/api/users on %s', (kind) => {
 
   const patch = (body: unknown, token = ann.accessToken) => app.request('/api/users/me', jsonInit('PATCH', body, token));
   const login = (email: string, password: string) => app.request('/api/auth/login', jsonInit('POST', { email, password }));
-
-  async function expectProblem(response: Response, status: number, slug: string) {
-    expect(response.status).toBe(status);
-    const problem = await problemOf(response);
-    expect(problem).toMatchObject({ type: PROBLEMS + slug, status });
-    return problem as typeof problem & { errors?: { path: string }[] };
-  }
 
   describe('GET /me', () => {
     it('answers the caller’s account, without any secret', async () => {

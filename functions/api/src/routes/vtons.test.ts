@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { keys } from '@proteus/eventing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
-import { cleanupStack, PROBLEMS, problemOf } from '../../test/deps.ts';
+import { cleanupStack, expectProblem } from '../../test/deps.ts';
 import { type JobsWorld, jobsWorld, storeImage } from '../../test/jobs.ts';
 
-type Problem = Awaited<ReturnType<typeof problemOf>> & { errors?: { path: string; message: string }[] };
 interface Vton {
   id: string;
   garmentKey: string | null;
@@ -16,13 +15,6 @@ interface Vton {
   status: string;
   createdAt: string;
   updatedAt: string;
-}
-
-async function expectProblem(response: Response, status: number, slug: string): Promise<Problem> {
-  expect(response.status, await response.clone().text()).toBe(status);
-  const problem = (await problemOf(response)) as Problem;
-  expect(problem.type).toBe(PROBLEMS + slug);
-  return problem;
 }
 
 describe.each(['postgres', 'pglite'] as const)('/api/vtons on %s', (kind) => {
