@@ -4,3 +4,4 @@ export * from './log.ts';
 export * from './problem.ts';
 export * from './redis.ts';
 export * from './server.ts';
+export * from './tokens.ts';

@@ -30,7 +30,7 @@ beforeAll(async () => {
 
 const now = () => Math.floor(Date.now() / 1000);
 const token = (sub: string, claims: Record<string, unknown> = {}, secret = SECRET) =>
-  sign({ sub, typ: 'access', iat: now(), exp: now() + 600, ...claims }, secret, 'HS256');
+  sign({ sub, role: 'user', typ: 'access', iat: now(), exp: now() + 600, ...claims }, secret, 'HS256');
 
 async function replica(options: { authTimeoutMs?: number; maxBufferedBytes?: number } = {}) {
   const log = createLogger('realtime', { level: 'error', write: () => true });
@@ -123,6 +123,7 @@ describe('owners', () => {
         `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'u', typ: 'access', exp: now() + 60 })).toString('base64url')}.`,
     ],
     ['not a token', async () => 'hello'],
+    ['no role', () => token('u', { role: undefined })],
   ])('closes with 4401 on %s', async (_name, make) => {
     const { wsUrl } = await replica();
     const client = open(wsUrl);

@@ -5,16 +5,14 @@
  * user is revoked (OAuth 2.0 Security BCP, refresh token rotation).
  */
 import { randomUUID } from 'node:crypto';
-import { problem } from '@proteus/common';
+import { ACCESS_TOKEN_ALG, problem, type Role, verifyAccessToken as verifyShared } from '@proteus/common';
 import type { DatabaseHandle } from '@proteus/common/db';
-import { sign, verify } from 'hono/jwt';
+import { sign } from 'hono/jwt';
 import type { ApiDeps } from '../env.ts';
 import { randomSecret, sha256Hex } from './secrets.ts';
 import type { AuthSettings } from './settings.ts';
 
-export const ACCESS_ALG = 'HS256';
-const roles = ['user', 'admin'] as const;
-type Role = (typeof roles)[number];
+export const ACCESS_ALG = ACCESS_TOKEN_ALG;
 
 export interface TokenPair {
   accessToken: string;
@@ -30,17 +28,8 @@ export function signAccessToken(settings: AuthSettings, user: { id: string; role
 
 /** The token's subject and role, or undefined for anything not a valid, unexpired access token. */
 export async function verifyAccessToken(settings: AuthSettings, token: string): Promise<{ userId: string; role: Role } | undefined> {
-  try {
-    // `alg` pinned: a header naming none, RS256 or HS512 fails before any signature check
-    const payload = await verify(token, settings.jwtSecret, { alg: ACCESS_ALG });
-    // hono checks exp only when present: it is required here
-    if (typeof payload.exp !== 'number' || payload.typ !== 'access') return undefined;
-    if (typeof payload.sub !== 'string' || !roles.includes(payload.role as Role)) return undefined;
-    return { userId: payload.sub, role: payload.role as Role };
-  } catch {
-    // the error's message holds the token: it is neither logged nor returned
-    return undefined;
-  }
+  const claims = await verifyShared(settings.jwtSecret, token);
+  return claims && { userId: claims.userId, role: claims.role };
 }
 
 /** A new refresh token for `userId`, stored as its hash. */
