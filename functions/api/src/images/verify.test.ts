@@ -4,10 +4,11 @@ import { keys } from '@proteus/eventing';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStack, testStorage } from '../../test/deps.ts';
-import { fixtures, putObject, readObject } from '../../test/images.ts';
+import { fixtures, postUpload, putObject, readObject } from '../../test/images.ts';
+import { presignUpload } from './presign.ts';
 import type { ImageProblemSlug } from './rejected.ts';
 import type { ImageSettings } from './settings.ts';
-import { verifyImage } from './verify.ts';
+import { VERIFIED_MARK, verifyImage } from './verify.ts';
 
 const cleanups = cleanupStack();
 afterAll(() => cleanups.run());
@@ -188,4 +189,41 @@ describe('verifyImage', () => {
       await expectRejected(verifyImage(storage, settings, { userId: alice, key }), 'image-not-found', 404, /no image/);
     },
   );
+});
+
+describe('verifyImage on an object it already cleaned', () => {
+  it('answers from one HEAD: no second re-encode, the object (and its ETag) unchanged', async () => {
+    const key = await upload(await fixtures.jpeg(80, 60), 'image/jpeg');
+    const first = await verifyImage(storage, settings, { userId: alice, key });
+    const cleanBytes = (await readObject(storage, key))!.bytes;
+    const second = await verifyImage(storage, settings, { userId: alice, key, expectedType: 'image/jpeg' });
+    expect(second).toEqual(first);
+    expect(Buffer.from((await readObject(storage, key))!.bytes).equals(Buffer.from(cleanBytes))).toBe(true);
+  });
+
+  it('checks a replaced object in full again (a new upload carries no mark)', async () => {
+    const key = await upload(await fixtures.jpeg(80, 60), 'image/jpeg');
+    await verifyImage(storage, settings, { userId: alice, key });
+    const junk = randomBytes(300);
+    await putObject(storage, key, junk, 'image/jpeg');
+    await expectRejected(verifyImage(storage, settings, { userId: alice, key }), 'not-an-image', 422, /first bytes/, key, junk);
+  });
+
+  it('still refuses the wrong expected type', async () => {
+    const key = await upload(await fixtures.png(20, 20), 'image/png');
+    await verifyImage(storage, settings, { userId: alice, key });
+    await expectRejected(
+      verifyImage(storage, settings, { userId: alice, key, expectedType: 'image/jpeg' }),
+      'image-type-mismatch',
+      422,
+      /image\/jpeg expected/,
+    );
+  });
+
+  it('cannot be forged by an uploader: the S3 server refuses the mark as a form field outside the policy', async () => {
+    const presigned = await presignUpload(storage, settings, { userId: alice, kind: 'garment', contentType: 'image/jpeg' });
+    const response = await postUpload(presigned, randomBytes(200), { fields: { [`x-amz-meta-${VERIFIED_MARK}`]: 'jpeg:1x1' } });
+    expect(response.status).toBe(403);
+    expect(await readObject(storage, presigned.key)).toBeUndefined();
+  });
 });

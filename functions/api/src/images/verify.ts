@@ -3,8 +3,13 @@
  * bounded size and content type, but a policy only sees the form, not the bytes: here the
  * bytes are read, sniffed, measured from the header before any decode (pixel bombs), fully
  * decoded (truncation), and re-encoded without EXIF/ICC/XMP back to the same key.
+ *
+ * The clean copy is marked (`x-amz-meta-proteus-verified: <format>:<width>x<height>`), so a
+ * second check of an unchanged object is one HEAD: no second re-encode (JPEG would lose quality
+ * each time) and no rewrite racing a concurrent reader. Uploaders cannot set that mark: the
+ * presigned POST's policy allows no extra form fields, and S3 servers refuse them.
  */
-import { GetObjectCommand, type GetObjectCommandOutput, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type GetObjectCommandOutput, HeadObjectCommand, type HeadObjectCommandOutput, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { ObjectStorage } from '@proteus/common/storage';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { isMissing, ownsKey } from './presign.ts';
@@ -38,6 +43,10 @@ export async function verifyImage(
 ): Promise<VerifiedImage> {
   const notFound = () => new ImageRejected('image-not-found', `no image ${JSON.stringify(key)}`);
   if (!ownsKey(userId, key)) throw notFound();
+
+  // 0. already verified and unchanged since: nothing to read
+  const known = await alreadyVerified(storage, settings, key, expectedType, notFound);
+  if (known) return known;
 
   // 1. exists, and its size is within (0, maxBytes] before a byte of it is read
   let object: GetObjectCommandOutput;
@@ -93,7 +102,43 @@ export async function verifyImage(
 
   // 5. the clean bytes replace the upload
   const put = await storage.client.send(
-    new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: clean.data, ContentType: contentTypeOf[format], ContentLength: clean.data.length }),
+    new PutObjectCommand({
+      Bucket: storage.bucket,
+      Key: key,
+      Body: clean.data,
+      ContentType: contentTypeOf[format],
+      ContentLength: clean.data.length,
+      Metadata: { [VERIFIED_MARK]: `${format}:${clean.info.width}x${clean.info.height}` },
+    }),
   );
   return { key, format, width: clean.info.width, height: clean.info.height, bytes: clean.data.length, etag: put.ETag };
+}
+
+/** User metadata (x-amz-meta-…) on a clean copy: its format and size. */
+export const VERIFIED_MARK = 'proteus-verified';
+
+async function alreadyVerified(
+  storage: ObjectStorage,
+  settings: ImageSettings,
+  key: string,
+  expectedType: ImageContentType | undefined,
+  notFound: () => ImageRejected,
+): Promise<VerifiedImage | undefined> {
+  let head: HeadObjectCommandOutput;
+  try {
+    head = await storage.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: key }));
+  } catch (error) {
+    if (isMissing(error)) throw notFound();
+    throw error;
+  }
+  const mark = /^(jpeg|png|webp):(\d+)x(\d+)$/.exec(head.Metadata?.[VERIFIED_MARK] ?? '');
+  if (!mark) return undefined;
+  const format = mark[1] as ImageFormat;
+  const bytes = head.ContentLength ?? 0;
+  // a mark on something that no longer fits the limits, or the type, is checked in full again
+  if (head.ContentType !== contentTypeOf[format] || bytes === 0 || bytes > settings.maxBytes) return undefined;
+  if (expectedType && expectedType !== contentTypeOf[format]) {
+    throw new ImageRejected('image-type-mismatch', `the bytes are ${contentTypeOf[format]}, ${expectedType} expected`);
+  }
+  return { key, format, width: Number(mark[2]), height: Number(mark[3]), bytes, etag: head.ETag };
 }
