@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { requireAuth } from './auth/require-auth.ts';
 import type { ApiDeps, AppEnv } from './env.ts';
 import { type ApiMetrics, createApiMetrics, observe } from './observability.ts';
+import { openApiRoutes } from './openapi.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
 import { cloudEvents } from './routes/cloudevents.ts';
@@ -30,6 +31,8 @@ export function createApp(given: ApiDeps) {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   // Prometheus; the ingress does not expose it
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  // the OpenAPI document and its reference page, public
+  app.route('/api', openApiRoutes);
   app.route('/api/health', health);
   app.route('/api/auth', authRoutes);
   app.route('/api/users', userRoutes);

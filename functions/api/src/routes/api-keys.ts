@@ -14,7 +14,7 @@ import { json, jsonRequests } from '../validation.ts';
 /** live keys per account; a leaked account cannot mint keys without bound */
 export const MAX_API_KEYS = 50;
 
-const createBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+export const createBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const listed = (row: { id: string; name: string; created_at: Date; last_used_at: Date | null }) => ({

@@ -15,9 +15,9 @@ import { issueTokens, revokeRefreshToken, rotateRefreshToken } from '../auth/tok
 import type { AppEnv } from '../env.ts';
 import { json, jsonRequests } from '../validation.ts';
 
-const signupBody = z.strictObject({ email: emailField, password: newPasswordField, displayName: displayNameField.optional() });
-const loginBody = z.strictObject({ email: emailField, password: givenPasswordField });
-const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) });
+export const signupBody = z.strictObject({ email: emailField, password: newPasswordField, displayName: displayNameField.optional() });
+export const loginBody = z.strictObject({ email: emailField, password: givenPasswordField });
+export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) });
 
 const invalidCredentials = () => problem(401, 'invalid-credentials', 'Invalid credentials', { detail: 'the e-mail address or the password is wrong' });
 

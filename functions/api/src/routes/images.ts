@@ -12,9 +12,9 @@ import { verifyImage } from '../images/verify.ts';
 import { json, jsonRequests, query } from '../validation.ts';
 
 // queries tolerate unknown parameters (cache busters); bodies do not
-const uploadQuery = z.object({ kind: z.enum(uploadKinds), contentType: z.enum(imageContentTypes) });
-const downloadQuery = z.object({ key: z.string().min(1).max(1024) });
-const verifyBody = z.strictObject({ key: z.string().min(1).max(1024), expectedType: z.enum(imageContentTypes).optional() });
+export const uploadQuery = z.object({ kind: z.enum(uploadKinds), contentType: z.enum(imageContentTypes) });
+export const downloadQuery = z.object({ key: z.string().min(1).max(1024) });
+export const verifyBody = z.strictObject({ key: z.string().min(1).max(1024), expectedType: z.enum(imageContentTypes).optional() });
 
 // fail closed: a missing auth middleware is a deployment bug, never an anonymous upload
 const callerRequired = createMiddleware<AppEnv>(async function callerRequired(c, next) {

@@ -20,7 +20,7 @@ import { type Submission, type SubmitResult, submitJob } from '../jobs/submit.ts
 import { JOB_COLUMNS, jobView } from '../jobs/view.ts';
 import { invalidRequest, json, jsonRequests, query } from '../validation.ts';
 
-const segmentBody = z.strictObject({ imageKey: objectKeyField, vtonId: idField.optional(), purpose: purposeField.default('garment') });
+export const segmentBody = z.strictObject({ imageKey: objectKeyField, vtonId: idField.optional(), purpose: purposeField.default('garment') });
 
 const tryonFields = {
   vtonId: idField.optional(),
@@ -28,7 +28,7 @@ const tryonFields = {
   seed: seedField.optional(),
 };
 
-const transferBody = z.strictObject({
+export const transferBody = z.strictObject({
   ...tryonFields,
   personKey: objectKeyField,
   garmentKey: objectKeyField,
@@ -38,11 +38,11 @@ const transferBody = z.strictObject({
   deadline: deadlineField.optional(),
 });
 
-const clothBody = z.strictObject({ key: objectKeyField });
+export const clothBody = z.strictObject({ key: objectKeyField });
 
 const reference = z.string().min(1).max(4096);
 // either form, never a mix: the original design's URLs or our keys
-const snapBody = z
+export const snapBody = z
   .strictObject({
     ...tryonFields,
     user_photo_url: reference.optional(),
@@ -62,7 +62,7 @@ const snapBody = z
     }
   });
 
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   since: z.iso.datetime({ offset: true }).optional(),
   cursor: cursorField.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(100),

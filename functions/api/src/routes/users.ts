@@ -13,7 +13,7 @@ import { revokeAllRefreshTokens } from '../auth/tokens.ts';
 import type { AppEnv } from '../env.ts';
 import { json, jsonRequests, query } from '../validation.ts';
 
-const patchBody = z
+export const patchBody = z
   .strictObject({
     displayName: displayNameField.nullable().optional(),
     password: newPasswordField.optional(),
@@ -27,7 +27,7 @@ const patchBody = z
   });
 
 // the listing is ordered by e-mail (unique), so the cursor is the last e-mail seen, opaque to clients
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: z
     .string()

@@ -17,9 +17,9 @@ import { objectKeyField } from '../jobs/fields.ts';
 import { noSuchVton } from '../jobs/submit.ts';
 import { json, jsonRequests, query } from '../validation.ts';
 
-const createBody = z.strictObject({ garmentKey: objectKeyField.optional(), personKey: objectKeyField.optional() });
+export const createBody = z.strictObject({ garmentKey: objectKeyField.optional(), personKey: objectKeyField.optional() });
 
-const patchBody = z
+export const patchBody = z
   .strictObject({
     garmentKey: objectKeyField.nullable().optional(),
     personKey: objectKeyField.nullable().optional(),
@@ -31,7 +31,7 @@ const patchBody = z
     when: (payload) => payload.issues.length === 0,
   });
 
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: cursorField.optional(),
 });
