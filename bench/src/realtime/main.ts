@@ -40,7 +40,8 @@ function startServer(entry: string, env: Record<string, string>): Promise<{ chil
 }
 
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-const token = (sub: string) => sign({ sub, role: 'user', typ: 'access', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
+const token = (sub: string) =>
+  sign({ sub, role: 'user', typ: 'access', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
 
 /** Opens `n` sockets (authenticated as `user-<i % owners>` when `auth`), 200 at a time. */
 async function openSockets(wsUrl: string, n: number, auth: boolean, owners = n, onEvent?: (socket: number, data: string) => void) {
