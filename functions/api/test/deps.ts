@@ -9,7 +9,9 @@ import { createLogger, createRedis } from '@proteus/common';
 import { type DatabaseHandle, openDatabase } from '@proteus/common/db';
 import { createObjectStorage, type ObjectStorage } from '@proteus/common/storage';
 import { isolatedBucket, isolatedDatabase, isolatedRedisUrl } from '@proteus/testkit';
+import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
+import { createApp } from '../src/app.ts';
 import type { ApiDeps } from '../src/env.ts';
 
 export type Cleanup = () => Promise<void> | void;
@@ -116,4 +118,39 @@ export async function problemOf(response: Response): Promise<{ type: string; tit
     throw new Error(`expected application/problem+json, got ${response.headers.get('content-type')} (${response.status}): ${await response.text()}`);
   }
   return (await response.json()) as { type: string; title: string; status: number; detail?: string };
+}
+
+export type App = ReturnType<typeof createApp>;
+
+/** A whole api on the real services, one per suite: its parts, and `reset()` between tests. */
+export interface ApiWorld {
+  database: DatabaseHandle;
+  redis: Redis;
+  storage: ObjectStorage;
+  deps: ApiDeps;
+  app: App;
+  lines: Record<string, unknown>[];
+  /** no users (their rows cascade), an empty Redis database, no log lines */
+  reset(): Promise<void>;
+}
+
+export async function apiWorld(kind: 'postgres' | 'pglite', cleanups: { push(c: Cleanup): void }, extra: Partial<ApiDeps> = {}): Promise<ApiWorld> {
+  const database = await openTestDatabase(kind, cleanups);
+  const redis = await testRedis(cleanups);
+  const storage = await testStorage(cleanups);
+  const { log, lines } = collectingLogger();
+  const deps = baseDeps({ redis, database, storage, log, ...extra });
+  return {
+    database,
+    redis,
+    storage,
+    deps,
+    app: createApp(deps),
+    lines,
+    async reset() {
+      await database.db.deleteFrom('users').execute();
+      await redis.flushdb();
+      lines.length = 0;
+    },
+  };
 }

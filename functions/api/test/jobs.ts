@@ -1,33 +1,9 @@
-/** A whole api on the real services for the VTON and job tests, with images and stream readers. */
+/** Images and stream readers for the VTON and job tests. */
 import { randomUUID } from 'node:crypto';
-import type { DatabaseHandle } from '@proteus/common/db';
 import type { ObjectStorage } from '@proteus/common/storage';
 import { keys, type ProteusEvent, parseEvent } from '@proteus/eventing';
 import type { Redis } from 'ioredis';
-import { createApp } from '../src/app.ts';
-import type { ApiDeps } from '../src/env.ts';
-import { baseDeps, type Cleanup, collectingLogger, openTestDatabase, testRedis, testStorage } from './deps.ts';
 import { fixtures, putObject } from './images.ts';
-
-export type App = ReturnType<typeof createApp>;
-
-export interface JobsWorld {
-  database: DatabaseHandle;
-  redis: Redis;
-  storage: ObjectStorage;
-  deps: ApiDeps;
-  app: App;
-  lines: Record<string, unknown>[];
-}
-
-export async function jobsWorld(kind: 'postgres' | 'pglite', cleanups: { push(c: Cleanup): void }, extra: Partial<ApiDeps> = {}): Promise<JobsWorld> {
-  const database = await openTestDatabase(kind, cleanups);
-  const redis = await testRedis(cleanups);
-  const storage = await testStorage(cleanups);
-  const { log, lines } = collectingLogger();
-  const deps = baseDeps({ redis, database, storage, log, ...extra });
-  return { database, redis, storage, deps, app: createApp(deps), lines };
-}
 
 /** Stores a real image under the user's prefix and answers its key. */
 export async function storeImage(storage: ObjectStorage, userId: string, kind: keys.ObjectKind = 'garment', format: 'jpeg' | 'png' = 'jpeg'): Promise<string> {

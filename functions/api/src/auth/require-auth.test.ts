@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKey, hmacJwt, jsonInit, now, PASSWORD, signUp, type TestAccount } from '../../test/accounts.ts';
-import { baseDeps, cleanupStack, collectingLogger, openTestDatabase, PROBLEMS, problemOf, testRedis, testStorage } from '../../test/deps.ts';
+import { apiWorld, cleanupStack, PROBLEMS, problemOf } from '../../test/deps.ts';
 import { fixtures, putObject } from '../../test/images.ts';
 import { createApp } from '../app.ts';
 import type { ApiDeps, AppEnv } from '../env.ts';
@@ -45,19 +45,13 @@ describe.each(['postgres', 'pglite'] as const)('authentication and authorization
   let lines: Record<string, unknown>[];
   let world: World;
 
+  let reset: () => Promise<void>;
   beforeAll(async () => {
-    database = await openTestDatabase(kind, cleanups);
-    redis = await testRedis(cleanups);
-    const logger = collectingLogger();
-    lines = logger.lines;
-    deps = baseDeps({ redis, database, storage: await testStorage(cleanups), log: logger.log });
-    app = createApp(deps);
+    ({ database, redis, deps, app, lines, reset } = await apiWorld(kind, cleanups));
   }, 60_000);
   afterAll(() => cleanups.run());
   beforeEach(async () => {
-    await database.db.deleteFrom('users').execute();
-    await redis.flushdb();
-    lines.length = 0;
+    await reset();
     const owner = await signUp(app, 'owner@example.com');
     const other = await signUp(app, 'other@example.com');
     const admin = await signUp(app, 'admin@proteus.test');

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { keys } from '@proteus/eventing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey, jsonInit, signUp } from '../../test/accounts.ts';
-import { cleanupStack } from '../../test/deps.ts';
-import { type JobsWorld, jobsWorld, storeImage } from '../../test/jobs.ts';
+import { type ApiWorld, apiWorld, cleanupStack } from '../../test/deps.ts';
+import { storeImage } from '../../test/jobs.ts';
 
 type Principal = 'owner' | 'another user' | 'anonymous' | 'API key of owner' | 'API key of another';
 const principals: Principal[] = ['owner', 'another user', 'anonymous', 'API key of owner', 'API key of another'];
@@ -56,12 +56,12 @@ const routes: Route[] = [
 
 describe.each(['postgres', 'pglite'] as const)('authorization of the VTON and job routes on %s', (kind) => {
   const cleanups = cleanupStack();
-  let w: JobsWorld;
+  let w: ApiWorld;
   const credentials = {} as Record<Principal, string | undefined>;
   let ownerId: string;
 
   beforeAll(async () => {
-    w = await jobsWorld(kind, cleanups);
+    w = await apiWorld(kind, cleanups);
     const owner = await signUp(w.app, 'owner@example.com');
     const another = await signUp(w.app, 'another@example.com');
     ownerId = owner.user.id;

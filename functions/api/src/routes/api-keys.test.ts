@@ -1,9 +1,8 @@
 import type { DatabaseHandle } from '@proteus/common/db';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKey, jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
-import { baseDeps, cleanupStack, collectingLogger, openTestDatabase, PROBLEMS, problemOf, testRedis, testStorage } from '../../test/deps.ts';
-import { createApp } from '../app.ts';
+import { apiWorld, cleanupStack, PROBLEMS, problemOf } from '../../test/deps.ts';
+import type { createApp } from '../app.ts';
 import { sha256Hex } from '../auth/secrets.ts';
 import { MAX_API_KEYS } from './api-keys.ts';
 
@@ -12,24 +11,18 @@ type App = ReturnType<typeof createApp>;
 describe.each(['postgres', 'pglite'] as const)('/api/api-keys on %s', (kind) => {
   const cleanups = cleanupStack();
   let database: DatabaseHandle;
-  let redis: Redis;
   let app: App;
   let lines: Record<string, unknown>[];
   let ann: TestAccount;
   let bob: TestAccount;
 
+  let reset: () => Promise<void>;
   beforeAll(async () => {
-    database = await openTestDatabase(kind, cleanups);
-    redis = await testRedis(cleanups);
-    const logger = collectingLogger();
-    lines = logger.lines;
-    app = createApp(baseDeps({ redis, database, storage: await testStorage(cleanups), log: logger.log }));
+    ({ database, app, lines, reset } = await apiWorld(kind, cleanups));
   }, 60_000);
   afterAll(() => cleanups.run());
   beforeEach(async () => {
-    await database.db.deleteFrom('users').execute();
-    await redis.flushdb();
-    lines.length = 0;
+    await reset();
     ann = await signUp(app, 'ann@example.com');
     bob = await signUp(app, 'bob@example.com');
   });

@@ -1,8 +1,7 @@
 import type { DatabaseHandle } from '@proteus/common/db';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonInit, PASSWORD, signUp } from '../../test/accounts.ts';
-import { baseDeps, cleanupStack, collectingLogger, expectProblem, openTestDatabase, testRedis, testStorage } from '../../test/deps.ts';
+import { apiWorld, cleanupStack, expectProblem } from '../../test/deps.ts';
 import { createApp } from '../app.ts';
 import { sha256Hex } from '../auth/secrets.ts';
 import type { AuthSettings } from '../auth/settings.ts';
@@ -15,24 +14,17 @@ const peer = (remoteAddress: string) => ({ incoming: { socket: { remoteAddress }
 describe.each(['postgres', 'pglite'] as const)('/api/auth on %s', (kind) => {
   const cleanups = cleanupStack();
   let database: DatabaseHandle;
-  let redis: Redis;
   let deps: ApiDeps;
   let app: App;
   let lines: Record<string, unknown>[];
 
+  let reset: () => Promise<void>;
   beforeAll(async () => {
-    database = await openTestDatabase(kind, cleanups);
-    redis = await testRedis(cleanups);
-    const logger = collectingLogger();
-    lines = logger.lines;
-    deps = baseDeps({ redis, database, storage: await testStorage(cleanups), log: logger.log });
-    app = createApp(deps);
+    ({ database, deps, app, lines, reset } = await apiWorld(kind, cleanups));
   }, 60_000);
   afterAll(() => cleanups.run());
   beforeEach(async () => {
-    await database.db.deleteFrom('users').execute();
-    await redis.flushdb();
-    lines.length = 0;
+    await reset();
   });
 
   const withAuth = (auth: Partial<AuthSettings>) => createApp({ ...deps, auth: { ...deps.auth, ...auth } });

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { keys, type ProteusEvent, toBinaryHttp, toStructuredHttp } from '@proteus/eventing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKey, jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
-import { cleanupStack, expectProblem, PROBLEMS } from '../../test/deps.ts';
+import { type ApiWorld, apiWorld, cleanupStack, expectProblem, PROBLEMS } from '../../test/deps.ts';
 import { putObject } from '../../test/images.ts';
-import { eventsOf, type JobsWorld, jobsWorld, landmarks, storeImage } from '../../test/jobs.ts';
+import { eventsOf, landmarks, storeImage } from '../../test/jobs.ts';
 import { ingestKey } from '../jobs/ingest.ts';
 import { BATCH_CONTENT_TYPE } from './cloudevents.ts';
 
@@ -37,7 +37,7 @@ describe('ingestKey', () => {
 
 describe.each(['postgres', 'pglite'] as const)('POST /api/cloudevents on %s', (kind) => {
   const cleanups = cleanupStack();
-  let w: JobsWorld;
+  let w: ApiWorld;
   let ann: TestAccount;
   let bob: TestAccount;
   let annKey: string;
@@ -45,12 +45,11 @@ describe.each(['postgres', 'pglite'] as const)('POST /api/cloudevents on %s', (k
   let annVton: string;
 
   beforeAll(async () => {
-    w = await jobsWorld(kind, cleanups);
+    w = await apiWorld(kind, cleanups);
   }, 60_000);
   afterAll(() => cleanups.run());
   beforeEach(async () => {
-    await w.database.db.deleteFrom('users').execute();
-    await w.redis.flushdb();
+    await w.reset();
     ann = await signUp(w.app, 'ann@example.com');
     bob = await signUp(w.app, 'bob@example.com');
     annKey = (await createKey(w.app, ann.accessToken)).key;

@@ -3,9 +3,9 @@ import { createProducer, keys } from '@proteus/eventing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
-import { cleanupStack, closedPort, expectProblem } from '../../test/deps.ts';
+import { type ApiWorld, apiWorld, cleanupStack, closedPort, expectProblem } from '../../test/deps.ts';
 import { fixtures, putObject } from '../../test/images.ts';
-import { eventsOf, type JobsWorld, jobsWorld, landmarks, storeImage } from '../../test/jobs.ts';
+import { eventsOf, landmarks, storeImage } from '../../test/jobs.ts';
 
 interface Submitted {
   job_id: string;
@@ -16,17 +16,16 @@ interface Submitted {
 
 describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) => {
   const cleanups = cleanupStack();
-  let w: JobsWorld;
+  let w: ApiWorld;
   let ann: TestAccount;
   let bob: TestAccount;
 
   beforeAll(async () => {
-    w = await jobsWorld(kind, cleanups);
+    w = await apiWorld(kind, cleanups);
   }, 60_000);
   afterAll(() => cleanups.run());
   beforeEach(async () => {
-    await w.database.db.deleteFrom('users').execute();
-    await w.redis.flushdb();
+    await w.reset();
     ann = await signUp(w.app, 'ann@example.com');
     bob = await signUp(w.app, 'bob@example.com');
   });
@@ -370,13 +369,13 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
 
 describe.each(['postgres', 'pglite'] as const)('Redis down at submit on %s', (kind) => {
   const cleanups = cleanupStack();
-  let w: JobsWorld;
+  let w: ApiWorld;
   beforeAll(async () => {
     // fails fast instead of waiting out the reconnect backoff; the XADD is refused all the same
     const down = new Redis(`redis://127.0.0.1:${await closedPort()}`, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     down.on('error', () => {});
     cleanups.push(() => down.disconnect());
-    w = await jobsWorld(kind, cleanups, { producer: createProducer(down) });
+    w = await apiWorld(kind, cleanups, { producer: createProducer(down) });
   }, 60_000);
   afterAll(() => cleanups.run());
 

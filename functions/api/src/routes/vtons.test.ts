@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { keys } from '@proteus/eventing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
-import { cleanupStack, expectProblem } from '../../test/deps.ts';
-import { type JobsWorld, jobsWorld, storeImage } from '../../test/jobs.ts';
+import { type ApiWorld, apiWorld, cleanupStack, expectProblem } from '../../test/deps.ts';
+import { storeImage } from '../../test/jobs.ts';
 
 interface Vton {
   id: string;
@@ -19,17 +19,16 @@ interface Vton {
 
 describe.each(['postgres', 'pglite'] as const)('/api/vtons on %s', (kind) => {
   const cleanups = cleanupStack();
-  let w: JobsWorld;
+  let w: ApiWorld;
   let ann: TestAccount;
   let bob: TestAccount;
 
   beforeAll(async () => {
-    w = await jobsWorld(kind, cleanups);
+    w = await apiWorld(kind, cleanups);
   }, 60_000);
   afterAll(() => cleanups.run());
   beforeEach(async () => {
-    await w.database.db.deleteFrom('users').execute();
-    await w.redis.flushdb();
+    await w.reset();
     ann = await signUp(w.app, 'ann@example.com');
     bob = await signUp(w.app, 'bob@example.com');
   });
