@@ -1,0 +1,1 @@
+"""Try-on engines: `warp` (CPU, instant) and `catvton` (diffusion). See base.py for the interface."""
