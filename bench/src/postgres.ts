@@ -38,10 +38,10 @@ export async function startPostgres(): Promise<{ port: number; url: string }> {
   run(join(bin, 'initdb'), ['-D', data, '-U', 'proteus', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
   process.on('exit', () => {
     spawnSync(...as(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']), { stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
+    if (!process.env.BENCH_PG_KEEP) rmSync(dir, { recursive: true, force: true });
   });
   // the same settings as the dev stack (scripts/services.sh): no fsync, asynchronous commit
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300${process.env.BENCH_PG_OPTIONS ? ` ${process.env.BENCH_PG_OPTIONS}` : ''}`;
   run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '30', 'start', '-o', options]);
   return { port, url: `postgres://proteus@127.0.0.1:${port}/postgres` };
 }

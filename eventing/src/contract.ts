@@ -28,6 +28,7 @@ export function contractDocument() {
       streamGroups: keys.streamGroups,
       channels: keys.channels,
       config: keys.config,
+      worker: keys.worker,
       templates: {
         workerHeartbeat: keys.templates.workerHeartbeat,
         workerHeartbeatPattern: keys.templates.workerHeartbeatPattern,

@@ -44,6 +44,15 @@ export const config = {
   policy: 'config:policy',
 } as const;
 
+/**
+ * Keys the gpu-workers write for others to read. `profile` is a Hash: field
+ * `<engine>:<WIDTHxHEIGHT>:<steps>:<batchSize>`, value JSON `{"seconds", "samples", "at"}`, the
+ * exponentially weighted seconds one batch of that shape took; the arbitrator reads it.
+ */
+export const worker = {
+  profile: 'worker:profile',
+} as const;
+
 /** The one field of a stream entry; it holds the CloudEvent as structured JSON. */
 export const entryField = 'event';
 
@@ -99,6 +108,33 @@ export function objectKey(userId: string, kind: ObjectKind, id: string, ext: Obj
   if (!objectKinds.includes(kind)) throw new RangeError(`object kind ${JSON.stringify(kind)} is not one of ${objectKinds.join(', ')}`);
   if (!objectExtensions.includes(ext)) throw new RangeError(`extension ${JSON.stringify(ext)} is not one of ${objectExtensions.join(', ')}`);
   return templates.objectKey.replace('{userId}', userId).replace('{kind}', kind).replace('{id}', id).replace('{ext}', ext);
+}
+
+/** Kinds a user uploads to through a presigned POST; every other kind only Proteus writes. */
+export const uploadKinds = ['garment', 'person'] as const satisfies readonly ObjectKind[];
+
+const VERIFIED_SUFFIX = '_verified';
+
+/**
+ * Where the api keeps the checked, re-encoded copy of an upload: `<id>_verified.<ext>` next to
+ * `<id>.<ext>`. Uploads are presigned at fresh UUIDs, so no upload can land on such a key: once
+ * written it changes only by Proteus. A key that is already not an upload answers itself.
+ */
+export function verifiedObjectKey(key: string): string {
+  const match = objectKeyPattern.exec(key);
+  if (!match) throw new RangeError(`${JSON.stringify(key)} is not an object key`);
+  if (!isUploadKey(key)) return key;
+  const dot = key.lastIndexOf('.');
+  return `${key.slice(0, dot)}${VERIFIED_SUFFIX}${key.slice(dot)}`;
+}
+
+/** True for a key a user may have uploaded to (an upload kind, not a verified copy). */
+export function isUploadKey(key: string): boolean {
+  const match = objectKeyPattern.exec(key);
+  if (!match) return false;
+  const kind = match[1] as ObjectKind;
+  const id = key.slice(key.lastIndexOf('/') + 1, key.lastIndexOf('.'));
+  return (uploadKinds as readonly ObjectKind[]).includes(kind) && !id.endsWith(VERIFIED_SUFFIX);
 }
 
 /** The prefix a user's uploads must stay under. */

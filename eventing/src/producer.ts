@@ -12,6 +12,11 @@ import { entryField } from './keys.ts';
 export interface Producer {
   /** Validates and appends the event; resolves to the stream entry id. Writes nothing when invalid. */
   emit(stream: string, event: ProteusEvent): Promise<string>;
+  /**
+   * Takes back an entry whose reason to exist failed to commit (XDEL). A consumer that already
+   * read it keeps it; consumers handle an event whose job is unknown anyway.
+   */
+  withdraw(stream: string, id: string): Promise<void>;
 }
 
 export interface ProducerOptions {
@@ -81,6 +86,9 @@ export function createProducer(redis: Redis, { retentionMs = 10 * 60_000, refres
       const id = minId ? await redis.xadd(stream, 'MINID', '~', minId, '*', entryField, json) : await redis.xadd(stream, '*', entryField, json);
       if (!id) throw new Error(`XADD to ${stream} returned no id`);
       return id;
+    },
+    async withdraw(stream, id) {
+      await redis.xdel(stream, id);
     },
   };
 }

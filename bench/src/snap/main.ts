@@ -4,9 +4,11 @@
  *  (b) single-row INSERTs into the same PostgreSQL through `pg` with a pool of 64 (the database
  *      floor, no HTTP),
  *  (c) the real api (functions/api/src/server.ts, a child process) taking `POST /api/snap
- *      {personKey, garmentKey}` with a bearer token: every request a new job, both images
- *      verified (decoded and re-encoded) each time; 768x1024 JPEGs, then 64x64 ones to show how
- *      much of the cost is image work.
+ *      {personKey, garmentKey}` from 64 shoppers (one per connection, each with a bearer token
+ *      and images of their own): every request a new job on queue:jobs; each shopper's images
+ *      are verified by their first snap, before the measurement; 768x1024 JPEGs, then 64x64.
+ * Besides req/s it prints the CPU milliseconds each part spent per request (from /proc), the
+ * figure that holds on a machine shared with other work.
  * It starts its own Redis, PostgreSQL (initdb into a temp folder) and embedded S3 server.
  * Goals (issue #4): >= 3,000 req/s and >= 40% of the lesser of (a) and (b).
  *   npm run snap -w @proteus/bench [-- SECONDS]
@@ -19,6 +21,7 @@ import { startEmbeddedS3, storageEnv } from '@proteus/common/storage';
 import pg from 'pg';
 import sharp from 'sharp';
 import { Pool } from 'undici';
+import { commandTree, measuringCpu, onlyPid } from '../cpu.ts';
 import { startPostgres } from '../postgres.ts';
 import { freePort, startRedis } from '../redis.ts';
 
@@ -40,18 +43,18 @@ interface Result {
 }
 
 /** `CONNECTIONS` loops, each sending its next request when the last answers, for `seconds`. */
-async function load(seconds: number, once: () => Promise<void>): Promise<Result> {
+async function load(seconds: number, once: (connection: number) => Promise<void>): Promise<Result> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
+    Array.from({ length: CONNECTIONS }, async (_, connection) => {
       while (performance.now() < end) {
         const start = performance.now();
         try {
-          await once();
+          await once(connection);
           latencies.push(performance.now() - start);
         } catch (error) {
           errors++;
@@ -66,14 +69,15 @@ async function load(seconds: number, once: () => Promise<void>): Promise<Result>
   return { requests: latencies.length, errors, seconds: elapsed, rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), firstError };
 }
 
-/** POSTs JSON over a pool of 64 connections; anything but `expect` counts as an error. */
-function httpLoad(origin: string, path: string, body: unknown, expect: number, headers: Record<string, string> = {}) {
+/** POSTs JSON over a pool of 64 connections, connection i sending request i; anything but `expect` counts as an error. */
+function httpLoad(origin: string, path: string, requests: { body: unknown; headers?: Record<string, string> }[], expect: number) {
   const pool = new Pool(origin, { connections: CONNECTIONS, pipelining: 1 });
-  const payload = JSON.stringify(body);
+  const payloads = requests.map((r) => ({ body: JSON.stringify(r.body), headers: { 'content-type': 'application/json', ...r.headers } }));
   return {
     pool,
-    once: async () => {
-      const r = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json', ...headers }, body: payload });
+    once: async (connection = 0) => {
+      const { body, headers } = payloads[connection % payloads.length] as { body: string; headers: Record<string, string> };
+      const r = await pool.request({ method: 'POST', path, headers, body });
       const text = await r.body.text();
       if (r.statusCode !== expect) throw new Error(`${r.statusCode} ${text.slice(0, 300)}`);
     },
@@ -141,8 +145,8 @@ async function upload(base: string, token: string, kind: 'person' | 'garment', b
   return presigned.key;
 }
 
-const { url: redisUrl } = await startRedis();
-const { url: databaseUrl } = await startPostgres();
+const { url: redisUrl, port: redisPort } = await startRedis();
+const { url: databaseUrl, port: pgPort } = await startPostgres();
 const s3Dir = mkdtempSync(join(tmpdir(), 'proteus-bench-s3-'));
 process.on('exit', () => rmSync(s3Dir, { recursive: true, force: true }));
 const s3 = await startEmbeddedS3({ directory: s3Dir, bucket: 'proteus' });
@@ -154,7 +158,7 @@ const bareOrigin = `http://127.0.0.1:${(JSON.parse(await firstLine(bare)) as { p
 // (c) the real api, on a port picked here (LOG_LEVEL=warn hides its 'listening' line)
 const apiPort = await freePort();
 const apiOrigin = `http://127.0.0.1:${apiPort}`;
-child([join(repoRoot, 'functions', 'api', 'src', 'server.ts')], {
+const apiChild = child([join(repoRoot, 'functions', 'api', 'src', 'server.ts')], {
   ...process.env,
   ...storageEnv(s3.config),
   REDIS_URL: redisUrl,
@@ -170,26 +174,43 @@ await waitFor(`${apiOrigin}/healthz`, 'the api');
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: CONNECTIONS });
 try {
-  const account = (await api(apiOrigin, 'POST', '/api/auth/signup', { email: 'bench@example.com', password: 'correct horse battery staple' })) as {
-    accessToken: string;
-  };
-  const token = account.accessToken;
-  const big = {
-    personKey: await upload(apiOrigin, token, 'person', await jpeg(768, 1024)),
-    garmentKey: await upload(apiOrigin, token, 'garment', await jpeg(768, 1024)),
-  };
-  const tiny = {
-    personKey: await upload(apiOrigin, token, 'person', await jpeg(64, 64)),
-    garmentKey: await upload(apiOrigin, token, 'garment', await jpeg(64, 64)),
-  };
-  const auth = { authorization: `Bearer ${token}` };
+  // 64 shoppers, one per connection, each with a person photo and a garment of their own (a
+  // shared garment would make every snap join, and update, the same VTON row)
+  const photos = { big: { person: await jpeg(768, 1024), garment: await jpeg(768, 1024) }, tiny: { person: await jpeg(64, 64), garment: await jpeg(64, 64) } };
+  const shoppers = [];
+  for (let i = 0; i < CONNECTIONS; i++) {
+    const { accessToken } = (await api(apiOrigin, 'POST', '/api/auth/signup', {
+      email: `shopper${i}@example.com`,
+      password: 'correct horse battery staple',
+    })) as {
+      accessToken: string;
+    };
+    const headers = { authorization: `Bearer ${accessToken}` };
+    const images = async (size: 'big' | 'tiny') => ({
+      personKey: await upload(apiOrigin, accessToken, 'person', photos[size].person),
+      garmentKey: await upload(apiOrigin, accessToken, 'garment', photos[size].garment),
+    });
+    shoppers.push({ big: { body: await images('big'), headers }, tiny: { body: await images('tiny'), headers } });
+  }
+  console.log(`${shoppers.length} shoppers signed up, 4 images each uploaded`);
+  const big = shoppers[0]?.big.body;
 
-  // one of each first: a wrong setup fails here, not as 600,000 errors
-  const snapBig = httpLoad(apiOrigin, '/api/snap', big, 202, auth);
-  const snapTiny = httpLoad(apiOrigin, '/api/snap', tiny, 202, auth);
-  const bareLoad = httpLoad(bareOrigin, '/api/snap', big, 200);
-  await snapBig.once();
-  await snapTiny.once();
+  const snapBig = httpLoad(
+    apiOrigin,
+    '/api/snap',
+    shoppers.map((s) => s.big),
+    202,
+  );
+  const snapTiny = httpLoad(
+    apiOrigin,
+    '/api/snap',
+    shoppers.map((s) => s.tiny),
+    202,
+  );
+  const bareLoad = httpLoad(bareOrigin, '/api/snap', [{ body: big }], 200);
+  // each shopper's first snap verifies their images (a decode and re-encode each); later ones
+  // find them verified. A wrong setup fails here, not as 600,000 errors.
+  await Promise.all(shoppers.map((_, i) => Promise.all([snapBig.once(i), snapTiny.once(i)])));
   await bareLoad.once();
 
   await pool.query(
@@ -201,16 +222,36 @@ try {
   };
   await load(1, insert); // warm the pool's 64 connections
 
+  // CPU time of each part during each load: steadier than req/s on a machine shared with others
+  const parts = {
+    api: onlyPid(apiChild.pid),
+    'bare endpoint': onlyPid(bare.pid),
+    postgres: commandTree('/bin/postgres', `-p ${pgPort} `),
+    redis: commandTree('redis-server', `:${redisPort}`),
+    'load generator + embedded S3': onlyPid(process.pid),
+  };
+  const measured = async (seconds: number, once: () => Promise<void>) => {
+    const { result, cpu } = await measuringCpu(parts, () => load(seconds, once));
+    return { ...result, cpu };
+  };
   const warm = 2;
   await load(warm, bareLoad.once);
-  const a = await load(SECONDS, bareLoad.once);
-  const b = await load(SECONDS, insert);
+  const a = await measured(SECONDS, bareLoad.once);
+  const b = await measured(SECONDS, insert);
   await load(warm, snapBig.once);
-  const c = await load(SECONDS, snapBig.once);
-  const d = await load(SECONDS, snapTiny.once);
+  const c = await measured(SECONDS, snapBig.once);
+  const d = await measured(SECONDS, snapTiny.once);
   await Promise.all([snapBig.pool.close(), snapTiny.pool.close(), bareLoad.pool.close()]);
 
   const jobs = Number((await pool.query('select count(*) from jobs')).rows[0].count);
+  if (process.env.BENCH_PG_STATEMENTS) {
+    // BENCH_PG_OPTIONS='-c shared_preload_libraries=pg_stat_statements' BENCH_PG_STATEMENTS=1
+    await pool.query('create extension if not exists pg_stat_statements');
+    const top = await pool.query(
+      'select calls, round(total_exec_time::numeric, 1) as total_ms, round(mean_exec_time::numeric, 3) as mean_ms, left(query, 110) as query from pg_stat_statements order by total_exec_time desc limit 8',
+    );
+    console.table(top.rows);
+  }
   const lesser = Math.min(a.rps, b.rps);
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const ms = (n: number) => n.toFixed(1);
@@ -222,6 +263,19 @@ try {
   row('(b) single-row INSERT, pg pool of 64, no HTTP (database floor)', b);
   row('(c) POST /api/snap, 768x1024 JPEGs (each request a new job)', c, pct(c));
   row("(c') POST /api/snap, 64x64 JPEGs (image work nearly gone)", d, pct(d));
+  const names = Object.keys(parts);
+  console.log(`\nCPU milliseconds per request, by part (from /proc; what 2 cores allow if nothing else runs: 2,000 / total)\n`);
+  console.log(`| load | ${names.join(' | ')} | total | 2 cores allow req/s |\n|---|${names.map(() => '---|').join('')}---|---|`);
+  for (const [name, r] of [
+    ['(a) bare Hono', a],
+    ['(b) single-row INSERT', b],
+    ['(c) POST /api/snap 768x1024', c],
+    ["(c') POST /api/snap 64x64", d],
+  ] as const) {
+    const per = names.map((n) => (r.cpu[n] ?? 0) / Math.max(1, r.requests));
+    const total = per.reduce((x, y) => x + y, 0);
+    console.log(`| ${name} | ${per.map((v) => v.toFixed(3)).join(' | ')} | ${total.toFixed(3)} | ${fmt(2000 / total)} |`);
+  }
   for (const [name, r] of [
     ['a', a],
     ['b', b],

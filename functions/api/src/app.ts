@@ -3,6 +3,7 @@ import { notFoundHandler, problemErrorHandler } from '@proteus/common';
 import { Hono } from 'hono';
 import { requireAuth } from './auth/require-auth.ts';
 import type { ApiDeps, AppEnv } from './env.ts';
+import { VerifiedCache } from './images/verified-cache.ts';
 import { type ApiMetrics, createApiMetrics, observe } from './observability.ts';
 import { openApiRoutes } from './openapi.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
@@ -19,7 +20,7 @@ import { webApp } from './routes/web.ts';
 export type { ApiDeps, AppEnv } from './env.ts';
 
 export function createApp(given: ApiDeps) {
-  const deps: ApiDeps = { ...given, metrics: given.metrics ?? createApiMetrics() };
+  const deps: ApiDeps = { ...given, metrics: given.metrics ?? createApiMetrics(), verifiedImages: given.verifiedImages ?? new VerifiedCache() };
   const metrics = deps.metrics as ApiMetrics;
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {

@@ -11,6 +11,8 @@ export const apiConfigSchema = z
     /** unset: PGlite in PGLITE_DIR (or in memory) */
     DATABASE_URL: env.postgresUrl().optional(),
     PGLITE_DIR: z.string().min(1).optional(),
+    /** connections to PostgreSQL per api process (each holds one PostgreSQL backend) */
+    DATABASE_POOL_MAX: env.positiveInt(20),
     ...objectStorageEnv,
     /** the segment function (the original design's Tailor) */
     TAILOR_URL: env.url().optional(),

@@ -5,6 +5,7 @@ import type { Producer } from '@proteus/eventing';
 import type { Redis } from 'ioredis';
 import type { Auth, AuthSettings } from './auth/settings.ts';
 import type { ImageSettings } from './images/settings.ts';
+import type { VerifiedCache } from './images/verified-cache.ts';
 import type { ApiMetrics } from './observability.ts';
 
 /** What the api's handlers are given: built once at start, replaced by real services in tests too. */
@@ -20,6 +21,8 @@ export interface ApiDeps {
   images: ImageSettings;
   /** XADDs job events; unset, one is made on `redis` (tests point it at another Redis) */
   producer?: Producer | undefined;
+  /** verified images this process knows; createApp makes one when not given */
+  verifiedImages?: VerifiedCache | undefined;
   /** request and submission metrics; createApp makes them when not given */
   metrics?: ApiMetrics | undefined;
 }

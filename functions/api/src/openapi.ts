@@ -222,7 +222,9 @@ const operations: Operation[] = [
     tag: 'Images',
     access: 'token-or-key',
     body: images.verifyBody,
-    success: { 200: { description: '`{key, format, width, height, bytes, etag}`' } },
+    success: {
+      200: { description: '`{key, format, width, height, bytes, etag}`: `key` is the clean copy jobs use (`<id>_verified.<ext>`); the upload is deleted' },
+    },
     problems: [404, 413, 422],
   },
   {

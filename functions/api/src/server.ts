@@ -10,8 +10,8 @@ const config = configOrExit(() => loadConfig('api', apiConfigSchema));
 const log = createLogger('api', { level: config.LOG_LEVEL });
 
 try {
-  const redis = createRedis(config.REDIS_URL, 'api');
-  const database = await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR });
+  const redis = createRedis(config.REDIS_URL, 'api', { autoPipelining: true });
+  const database = await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, poolSize: config.DATABASE_POOL_MAX });
   // no endpoint configured: an S3 server in this process (dev only; it checks no signatures)
   let embedded: EmbeddedS3 | undefined;
   if (!config.OBJECT_STORAGE_ENDPOINT) {

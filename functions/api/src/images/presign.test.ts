@@ -71,7 +71,7 @@ describe('presignUpload against SeaweedFS (which checks signatures and POST poli
     expect(stored?.contentType).toBe('image/jpeg');
     expect(Buffer.from(stored!.bytes).equals(jpeg)).toBe(true);
     const verified = await verifyImage(storage, settings, { userId: alice, key: presigned.key, expectedType: 'image/jpeg' });
-    expect(verified).toMatchObject({ key: presigned.key, format: 'jpeg', width: 64, height: 48 });
+    expect(verified).toMatchObject({ key: keys.verifiedObjectKey(presigned.key), format: 'jpeg', width: 64, height: 48 });
   });
 
   describe('the size range (maxBytes 2048)', () => {

@@ -13,7 +13,7 @@ import { ImageRejected } from './rejected.ts';
 import type { ImageSettings } from './settings.ts';
 import { extensionOf, formatOf, type ImageContentType } from './types.ts';
 
-export const uploadKinds = ['garment', 'person'] as const;
+export const uploadKinds = keys.uploadKinds;
 export type UploadKind = (typeof uploadKinds)[number];
 
 export interface PresignedUpload {
@@ -65,13 +65,26 @@ export async function presignDownload(
   { userId, key }: { userId: string; key: string },
 ): Promise<{ url: string; expiresAt: string }> {
   if (!ownsKey(userId, key)) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(key)}`);
+  // an upload is deleted once verified: its clean copy answers for it
+  let existing: string | undefined;
+  for (const candidate of new Set([key, keys.verifiedObjectKey(key)])) {
+    if (await exists(storage, candidate)) {
+      existing = candidate;
+      break;
+    }
+  }
+  if (!existing) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(key)}`);
+  const expiresAt = new Date(Date.now() + settings.presignTtlS * 1000).toISOString();
+  const url = await getSignedUrl(storage.client, new GetObjectCommand({ Bucket: storage.bucket, Key: existing }), { expiresIn: settings.presignTtlS });
+  return { url, expiresAt };
+}
+
+async function exists(storage: ObjectStorage, key: string): Promise<boolean> {
   try {
     await storage.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: key }));
+    return true;
   } catch (error) {
-    if (isMissing(error)) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(key)}`);
+    if (isMissing(error)) return false;
     throw error;
   }
-  const expiresAt = new Date(Date.now() + settings.presignTtlS * 1000).toISOString();
-  const url = await getSignedUrl(storage.client, new GetObjectCommand({ Bucket: storage.bucket, Key: key }), { expiresIn: settings.presignTtlS });
-  return { url, expiresAt };
 }

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { ObjectStorage } from '@proteus/common/storage';
 import { keys } from '@proteus/eventing';
 import sharp from 'sharp';
@@ -8,6 +9,7 @@ import { fixtures, postUpload, putObject, readObject } from '../../test/images.t
 import { presignUpload } from './presign.ts';
 import type { ImageProblemSlug } from './rejected.ts';
 import type { ImageSettings } from './settings.ts';
+import { VerifiedCache } from './verified-cache.ts';
 import { VERIFIED_MARK, verifyImage } from './verify.ts';
 
 const cleanups = cleanupStack();
@@ -48,8 +50,11 @@ describe('verifyImage', () => {
     const bytes = await { 'image/jpeg': fixtures.jpeg, 'image/png': fixtures.png, 'image/webp': fixtures.webp }[type](80, 60);
     const key = await upload(bytes, type);
     const result = await verifyImage(storage, settings, { userId: alice, key, expectedType: type });
-    const stored = await readObject(storage, key);
-    expect(result).toMatchObject({ key, format: type.slice(6), width: 80, height: 60, bytes: stored!.bytes.length });
+    const stored = await readObject(storage, result.key);
+    expect(result).toMatchObject({ key: keys.verifiedObjectKey(key), format: type.slice(6), width: 80, height: 60, bytes: stored!.bytes.length });
+    expect(result.key).not.toBe(key);
+    // the upload (EXIF and all) is gone once its clean copy exists
+    expect(await readObject(storage, key)).toBeUndefined();
     expect(stored!.contentType).toBe(type);
     expect((await sharp(stored!.bytes).metadata()).format).toBe(type.slice(6));
   });
@@ -59,20 +64,20 @@ describe('verifyImage', () => {
     const before = await sharp(bytes).metadata();
     expect(before.exif?.toString('latin1')).toContain('someone');
     const key = await upload(bytes, 'image/jpeg');
-    await verifyImage(storage, settings, { userId: alice, key });
-    const after = await sharp((await readObject(storage, key))!.bytes).metadata();
+    const { key: clean } = await verifyImage(storage, settings, { userId: alice, key });
+    const after = await sharp((await readObject(storage, clean))!.bytes).metadata();
     expect(after.exif).toBeUndefined();
     expect(after.icc).toBeUndefined();
     expect(after.xmp).toBeUndefined();
     expect(after.hasProfile).toBe(false);
-    expect(Buffer.from((await readObject(storage, key))!.bytes).includes('someone')).toBe(false);
+    expect(Buffer.from((await readObject(storage, clean))!.bytes).includes('someone')).toBe(false);
   });
 
   it('applies the EXIF orientation before stripping it', async () => {
     const key = await upload(await fixtures.jpegRotated(), 'image/jpeg');
     const result = await verifyImage(storage, settings, { userId: alice, key });
     expect(result).toMatchObject({ width: 20, height: 40 });
-    const after = await sharp((await readObject(storage, key))!.bytes).metadata();
+    const after = await sharp((await readObject(storage, result.key))!.bytes).metadata();
     expect([after.width, after.height, after.orientation]).toEqual([20, 40, undefined]);
   });
 
@@ -195,18 +200,36 @@ describe('verifyImage on an object it already cleaned', () => {
   it('answers from one HEAD: no second re-encode, the object (and its ETag) unchanged', async () => {
     const key = await upload(await fixtures.jpeg(80, 60), 'image/jpeg');
     const first = await verifyImage(storage, settings, { userId: alice, key });
-    const cleanBytes = (await readObject(storage, key))!.bytes;
+    const cleanBytes = (await readObject(storage, first.key))!.bytes;
     const second = await verifyImage(storage, settings, { userId: alice, key, expectedType: 'image/jpeg' });
     expect(second).toEqual(first);
-    expect(Buffer.from((await readObject(storage, key))!.bytes).equals(Buffer.from(cleanBytes))).toBe(true);
+    // asked by its verified key, the same answer
+    expect(await verifyImage(storage, settings, { userId: alice, key: first.key })).toEqual(first);
+    expect(Buffer.from((await readObject(storage, first.key))!.bytes).equals(Buffer.from(cleanBytes))).toBe(true);
   });
 
-  it('checks a replaced object in full again (a new upload carries no mark)', async () => {
+  it('ignores an upload replaced after its check: jobs only see the verified copy', async () => {
     const key = await upload(await fixtures.jpeg(80, 60), 'image/jpeg');
-    await verifyImage(storage, settings, { userId: alice, key });
-    const junk = randomBytes(300);
-    await putObject(storage, key, junk, 'image/jpeg');
-    await expectRejected(verifyImage(storage, settings, { userId: alice, key }), 'not-an-image', 422, /first bytes/, key, junk);
+    const first = await verifyImage(storage, settings, { userId: alice, key });
+    const cleanBytes = (await readObject(storage, first.key))!.bytes;
+    // the presigned POST is still valid for a while: the uploader sends something else
+    await putObject(storage, key, randomBytes(300), 'image/jpeg');
+    expect(await verifyImage(storage, settings, { userId: alice, key })).toEqual(first);
+    expect(Buffer.from((await readObject(storage, first.key))!.bytes).equals(Buffer.from(cleanBytes))).toBe(true);
+  });
+
+  it('answers concurrent checks of one fresh upload alike, although the first one deletes the upload', async () => {
+    const key = await upload(await fixtures.jpeg(80, 60), 'image/jpeg');
+    const results = await Promise.all(Array.from({ length: 4 }, () => verifyImage(storage, settings, { userId: alice, key })));
+    for (const result of results) expect(result).toMatchObject({ key: keys.verifiedObjectKey(key), width: 80, height: 60 });
+  });
+
+  it('checks a key only Proteus writes (a clean cut) in place, once', async () => {
+    const key = keys.objectKey(alice, 'cloth_clean', randomUUID(), 'png');
+    await putObject(storage, key, await fixtures.png(30, 20), 'image/png');
+    const first = await verifyImage(storage, settings, { userId: alice, key });
+    expect(first).toMatchObject({ key, format: 'png', width: 30, height: 20 });
+    expect(await verifyImage(storage, settings, { userId: alice, key })).toEqual(first);
   });
 
   it('still refuses the wrong expected type', async () => {
@@ -225,5 +248,50 @@ describe('verifyImage on an object it already cleaned', () => {
     const response = await postUpload(presigned, randomBytes(200), { fields: { [`x-amz-meta-${VERIFIED_MARK}`]: 'jpeg:1x1' } });
     expect(response.status).toBe(403);
     expect(await readObject(storage, presigned.key)).toBeUndefined();
+  });
+});
+
+describe('verifyImage with a VerifiedCache', () => {
+  it('answers a known image without asking storage, and shares one check between concurrent callers', async () => {
+    const cache = new VerifiedCache();
+    const key = await upload(await fixtures.jpeg(80, 60), 'image/jpeg');
+    const [a, b] = await Promise.all([
+      verifyImage(storage, settings, { userId: alice, key }, cache),
+      verifyImage(storage, settings, { userId: alice, key }, cache),
+    ]);
+    expect(b).toBe(a); // the same run's answer, not two checks
+    // the copy removed behind the cache's back: the cache still answers, so it asked nobody
+    await storage.client.send(new DeleteObjectCommand({ Bucket: storage.bucket, Key: a.key }));
+    expect(await verifyImage(storage, settings, { userId: alice, key }, cache)).toBe(a);
+    expect(await verifyImage(storage, settings, { userId: alice, key: a.key }, cache)).toBe(a);
+    // without the cache the truth shows
+    await expectRejected(verifyImage(storage, settings, { userId: alice, key }), 'image-not-found', 404, /no image/);
+  });
+
+  it('still checks ownership and the expected type on a cached image', async () => {
+    const cache = new VerifiedCache();
+    const key = await upload(await fixtures.png(20, 20), 'image/png');
+    await verifyImage(storage, settings, { userId: alice, key }, cache);
+    await expectRejected(verifyImage(storage, settings, { userId: bob, key }, cache), 'image-not-found', 404, /no image/);
+    await expectRejected(
+      verifyImage(storage, settings, { userId: alice, key, expectedType: 'image/jpeg' }, cache),
+      'image-type-mismatch',
+      422,
+      /image\/jpeg expected/,
+    );
+  });
+
+  it('forgets entries after their time and beyond its size', async () => {
+    const image = { key: 'k', format: 'png' as const, width: 1, height: 1, bytes: 1, etag: undefined };
+    const expiring = new VerifiedCache({ ttlMs: -1 });
+    expiring.set(['a'], image);
+    expect(expiring.get('a')).toBeUndefined();
+    const small = new VerifiedCache({ maxEntries: 2 });
+    small.set(['a'], image);
+    small.set(['b'], image);
+    small.get('a'); // a is now the most recently used
+    small.set(['c'], image);
+    expect([small.get('a'), small.get('b'), small.get('c')]).toEqual([image, undefined, image]);
+    expect(small.size).toBe(2);
   });
 });

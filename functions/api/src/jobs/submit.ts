@@ -26,6 +26,8 @@ export interface Submission {
   userId: string;
   /** one of the caller's VTONs; undefined creates one */
   vtonId?: string | undefined;
+  /** vtonId was just read from the caller's own VTONs: skip the look-up before the images are checked */
+  vtonOwned?: boolean;
   work: SegmentWork | TryonWork;
   idempotency?: Idempotency | undefined;
 }
@@ -115,74 +117,108 @@ function eventOf(work: SegmentWork | TryonWork, ids: { jobId: string; userId: st
   return { stream: keys.streams.jobs, event: createEvent('dev.proteus.tryon.requested', 'api', defined) };
 }
 
-function imagesOf(work: SegmentWork | TryonWork): string[] {
-  if (work.kind === 'segment') return [work.imageKey];
-  return [work.personKey, work.garmentKey, ...(work.maskKey ? [work.maskKey] : [])];
-}
-
-/** Verifies every image; the first rejection in the order given is the answer. */
-async function verifyAll(deps: ApiDeps, userId: string, imageKeys: string[]): Promise<void> {
-  const results = await Promise.allSettled([...new Set(imageKeys)].map((key) => verifyImage(deps.storage, deps.images, { userId, key })));
+/** The work with every image key replaced by its verified copy's (the first rejection in the order given is the answer). */
+async function verifiedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, userId: string, work: W): Promise<W> {
+  const given = work.kind === 'segment' ? [work.imageKey] : [work.personKey, work.garmentKey, ...(work.maskKey ? [work.maskKey] : [])];
+  const results = await Promise.allSettled(given.map((key) => verifyImage(deps.storage, deps.images, { userId, key }, deps.verifiedImages)));
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
+  const [first, second, third] = results.map((r) => (r as PromiseFulfilledResult<{ key: string }>).value.key) as [string, string, string | undefined];
+  if (work.kind === 'segment') return { ...work, imageKey: first };
+  return { ...work, personKey: first, garmentKey: second, ...(work.maskKey ? { maskKey: third } : {}) };
 }
 
-export async function submitJob(deps: ApiDeps, { userId, vtonId, work, idempotency }: Submission): Promise<SubmitResult> {
+/**
+ * The job row and its VTON's change in one statement (a data-modifying CTE: atomic, one round
+ * trip). False when the VTON to update is gone. The event is already queued: should this fail,
+ * the caller withdraws it, and a consumer quick enough to read it first meets an unknown job,
+ * which the /events sink answers 404 until the row exists (the stream source retries).
+ */
+async function writeJob(
+  deps: ApiDeps,
+  {
+    jobId,
+    userId,
+    vtonId,
+    targetVton,
+    work,
+    idempotency,
+  }: { jobId: string; userId: string; vtonId: string | undefined; targetVton: string; work: SegmentWork | TryonWork; idempotency: Idempotency | undefined },
+): Promise<boolean> {
+  const now = new Date();
+  const change = vtonChange(work);
+  const db = deps.database.db;
+  const vton =
+    vtonId !== undefined
+      ? db.with('v', (q) =>
+          q
+            .updateTable('vtons')
+            .set({ ...change.keys, status: change.status, updated_at: now })
+            .where('id', '=', vtonId)
+            .where('user_id', '=', userId)
+            .returning('id'),
+        )
+      : db.with('v', (q) =>
+          q
+            .insertInto('vtons')
+            .values({ id: targetVton, user_id: userId, ...change.keys, status: change.status, created_at: now, updated_at: now })
+            .returning('id'),
+        );
+  const inserted = await vton
+    .insertInto('jobs')
+    .columns(['id', 'user_id', 'vton_id', 'kind', 'status', 'enqueued_at', 'updated_at', 'idempotency_key', 'request_hash'])
+    .expression((eb) =>
+      eb
+        .selectFrom('v')
+        .select([
+          eb.val(jobId).as('id'),
+          eb.val(userId).as('user_id'),
+          'v.id as vton_id',
+          eb.val(work.kind).as('kind'),
+          eb.val('queued').as('status'),
+          eb.val(now).as('enqueued_at'),
+          eb.val(now).as('updated_at'),
+          eb.val(idempotency?.key ?? null).as('idempotency_key'),
+          eb.val(idempotency?.requestHash ?? null).as('request_hash'),
+        ]),
+    )
+    // the row itself, not the driver's count: PGlite reports no count for INSERT ... SELECT
+    .returning('id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+export async function submitJob(deps: ApiDeps, { userId, vtonId, vtonOwned, work: given, idempotency }: Submission): Promise<SubmitResult> {
   const { database, log } = deps;
   if (idempotency) {
     const earlier = await earlierJob(deps, userId, idempotency);
     if (earlier) return earlier;
   }
-  if (vtonId !== undefined) {
+  // a foreign or missing VTON is refused before any image work
+  if (vtonId !== undefined && !vtonOwned) {
     const owned = await database.db.selectFrom('vtons').select('id').where('id', '=', vtonId).where('user_id', '=', userId).executeTakeFirst();
     if (!owned) throw noSuchVton(vtonId);
   }
-  await verifyAll(deps, userId, imagesOf(work));
+  const work = await verifiedWork(deps, userId, given);
 
   const jobId = randomUUID();
   const targetVton = vtonId ?? randomUUID();
-  const change = vtonChange(work);
   const { stream, event } = eventOf(work, { jobId, userId, vtonId: targetVton });
+  let entryId: string;
   try {
-    await database.db.transaction().execute(async (trx) => {
-      const now = new Date();
-      if (vtonId !== undefined) {
-        const updated = await trx
-          .updateTable('vtons')
-          .set({ ...change.keys, status: change.status, updated_at: now })
-          .where('id', '=', vtonId)
-          .where('user_id', '=', userId)
-          .executeTakeFirst();
-        // deleted since the check above
-        if (updated.numUpdatedRows === 0n) throw noSuchVton(vtonId);
-      } else {
-        await trx
-          .insertInto('vtons')
-          .values({ id: targetVton, user_id: userId, ...change.keys, status: change.status, created_at: now, updated_at: now })
-          .execute();
-      }
-      await trx
-        .insertInto('jobs')
-        .values({
-          id: jobId,
-          user_id: userId,
-          vton_id: targetVton,
-          kind: work.kind,
-          status: 'queued',
-          enqueued_at: now,
-          updated_at: now,
-          idempotency_key: idempotency?.key ?? null,
-          request_hash: idempotency?.requestHash ?? null,
-        })
-        .execute();
-      try {
-        await producerOf(deps).emit(stream, event);
-      } catch (error) {
-        log.error('job not queued: XADD failed', { error, stream, jobId, userId });
-        throw queueUnavailable();
-      }
-    });
+    entryId = await producerOf(deps).emit(stream, event);
   } catch (error) {
+    log.error('job not queued: XADD failed', { error, stream, jobId, userId });
+    throw queueUnavailable();
+  }
+  try {
+    const written = await writeJob(deps, { jobId, userId, vtonId, targetVton, work, idempotency });
+    // deleted since the check above
+    if (!written) throw noSuchVton(vtonId as string);
+  } catch (error) {
+    await producerOf(deps)
+      .withdraw(stream, entryId)
+      .catch((withdrawError) => log.warn('queued job not withdrawn; its consumer will find no job', { error: withdrawError, stream, jobId }));
     if (idempotency && isIdempotencyConflict(error)) {
       // a concurrent request with the same key committed first: its job is the answer
       const winner = await earlierJob(deps, userId, idempotency);

@@ -121,7 +121,13 @@ describe.each(['postgres', 'pglite'] as const)('POST /api/cloudevents on %s', (k
       const queued = await segmentQueue();
       expect(queued).toHaveLength(1);
       expect(queued[0]).toMatchObject({ type: 'dev.proteus.segment.requested', source: '/proteus/api' });
-      expect(queued[0]?.data).toEqual({ jobId: result?.job_id, userId: ann.user.id, vtonId: annVton, imageKey: event.data.imageKey, purpose: 'garment' });
+      expect(queued[0]?.data).toEqual({
+        jobId: result?.job_id,
+        userId: ann.user.id,
+        vtonId: annVton,
+        imageKey: keys.verifiedObjectKey(event.data.imageKey as string),
+        purpose: 'garment',
+      });
       const [row] = await jobRows();
       expect(row).toMatchObject({ id: result?.job_id, user_id: ann.user.id, vton_id: annVton, kind: 'segment', idempotency_key: `ce:${SHOP}:${event.id}` });
       expect(await w.redis.xlen(keys.streams.jobs)).toBe(0);
@@ -137,7 +143,7 @@ describe.each(['postgres', 'pglite'] as const)('POST /api/cloudevents on %s', (k
       const queued = await jobsQueue();
       expect(queued).toHaveLength(1);
       expect(queued[0]?.type).toBe('dev.proteus.tryon.requested');
-      expect(queued[0]?.data).toEqual({ ...event.data, jobId: result?.job_id });
+      expect(queued[0]?.data).toEqual({ ...event.data, personKey: keys.verifiedObjectKey(event.data.personKey as string), jobId: result?.job_id });
       expect(await w.redis.xlen(keys.streams.segment)).toBe(0);
     });
 
@@ -149,7 +155,7 @@ describe.each(['postgres', 'pglite'] as const)('POST /api/cloudevents on %s', (k
 
       const segments = await segmentQueue();
       expect(segments.map(jobIdOf)).toEqual([results[0]?.job_id, results[2]?.job_id]);
-      expect(segments[1]?.data).toMatchObject({ purpose: 'person-mask', imageKey: events[2]?.data.imageKey });
+      expect(segments[1]?.data).toMatchObject({ purpose: 'person-mask', imageKey: keys.verifiedObjectKey(events[2]?.data.imageKey as string) });
       expect((await jobsQueue()).map(jobIdOf)).toEqual([results[1]?.job_id]);
     });
 

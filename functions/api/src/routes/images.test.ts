@@ -56,7 +56,7 @@ describe('GET /api/images/presignedUpUrl', () => {
 
     const verified = await verify({ key: presigned.key, expectedType: 'image/png' }, bob.accessToken);
     expect(verified.status).toBe(200);
-    expect(await verified.json()).toMatchObject({ key: presigned.key, format: 'png', width: 30, height: 20 });
+    expect(await verified.json()).toMatchObject({ key: keys.verifiedObjectKey(presigned.key), format: 'png', width: 30, height: 20 });
   });
 
   it('ignores unknown query parameters (cache busters)', async () => {

@@ -35,6 +35,6 @@ export const images = new Hono<AppEnv>()
     return c.json(await presignDownload(storage, settings, { userId: c.var.auth.userId, key: c.req.valid('query').key }));
   })
   .post('/verify', json(verifyBody), async (c) => {
-    const { storage, images: settings } = c.var.deps;
-    return c.json(await verifyImage(storage, settings, { userId: c.var.auth.userId, ...c.req.valid('json') }));
+    const { storage, images: settings, verifiedImages } = c.var.deps;
+    return c.json(await verifyImage(storage, settings, { userId: c.var.auth.userId, ...c.req.valid('json') }, verifiedImages));
   });

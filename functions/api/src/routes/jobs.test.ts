@@ -7,6 +7,9 @@ import { type ApiWorld, apiWorld, cleanupStack, closedPort, expectProblem } from
 import { fixtures, putObject } from '../../test/images.ts';
 import { eventsOf, landmarks, storeImage } from '../../test/jobs.ts';
 
+/** The key jobs use for an upload: its checked copy. */
+const verified = keys.verifiedObjectKey;
+
 interface Submitted {
   job_id: string;
   status: string;
@@ -50,14 +53,14 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
       const [row, ...more] = await jobRows();
       expect(more).toEqual([]);
       expect(row).toMatchObject({ id: job.job_id, user_id: ann.user.id, vton_id: job.vton_id, kind: 'segment', status: 'queued', attempts: 0 });
-      expect(await vtonRow(job.vton_id)).toMatchObject({ user_id: ann.user.id, garment_key: key, status: 'segmenting' });
+      expect(await vtonRow(job.vton_id)).toMatchObject({ user_id: ann.user.id, garment_key: verified(key), status: 'segmenting' });
 
       const events = await eventsOf(w.redis, keys.streams.segment, ann.user.id);
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({
         type: 'dev.proteus.segment.requested',
         source: '/proteus/api',
-        data: { jobId: job.job_id, userId: ann.user.id, vtonId: job.vton_id, imageKey: key, purpose: 'garment' },
+        data: { jobId: job.job_id, userId: ann.user.id, vtonId: job.vton_id, imageKey: verified(key), purpose: 'garment' },
       });
       expect(await w.redis.xlen(keys.streams.jobs)).toBe(0);
     });
@@ -68,9 +71,9 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
       const key = await storeImage(w.storage, ann.user.id, 'person', 'png');
       const job = await accepted(await post('/api/segformer/segmentOutfitPic', { imageKey: key, vtonId: vton.id, purpose: 'person-mask' }));
       expect(job).toMatchObject({ kind: 'segment', vton_id: vton.id });
-      expect(await vtonRow(vton.id)).toMatchObject({ person_key: key, status: 'segmenting' });
+      expect(await vtonRow(vton.id)).toMatchObject({ person_key: verified(key), status: 'segmenting' });
       const [event] = await eventsOf(w.redis, keys.streams.segment, ann.user.id);
-      expect(event?.data).toEqual({ jobId: job.job_id, userId: ann.user.id, vtonId: vton.id, imageKey: key, purpose: 'person-mask' });
+      expect(event?.data).toEqual({ jobId: job.job_id, userId: ann.user.id, vtonId: vton.id, imageKey: verified(key), purpose: 'person-mask' });
     });
 
     it('POST /api/catvton/transferOutfit XADDs a tryon.requested with every field to queue:jobs', async () => {
@@ -81,11 +84,20 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
       const body = { personKey, garmentKey, maskKey, landmarks: landmarks(), seed: 42, steps: 20, engine: 'warp', deadline };
       const job = await accepted(await post('/api/catvton/transferOutfit', body));
       expect(job.kind).toBe('tryon');
-      expect(await vtonRow(job.vton_id)).toMatchObject({ person_key: personKey, cloth_clean_key: garmentKey, mask_key: maskKey, status: 'queued' });
+      expect(await vtonRow(job.vton_id)).toMatchObject({ person_key: verified(personKey), cloth_clean_key: garmentKey, mask_key: maskKey, status: 'queued' });
       const events = await eventsOf(w.redis, keys.streams.jobs, ann.user.id);
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ type: 'dev.proteus.tryon.requested', source: '/proteus/api' });
-      expect(events[0]?.data).toEqual({ jobId: job.job_id, userId: ann.user.id, vtonId: job.vton_id, ...body });
+      expect(events[0]?.data).toEqual({ jobId: job.job_id, userId: ann.user.id, vtonId: job.vton_id, ...body, personKey: verified(personKey) });
+    });
+
+    it('POST /api/snap by upload keys joins the VTON made for that garment, whichever key of it is given', async () => {
+      const garmentKey = await storeImage(w.storage, ann.user.id, 'garment');
+      const cloth = await accepted(await post('/api/upload/cloth', { key: garmentKey }));
+      const personKey = await storeImage(w.storage, ann.user.id, 'person');
+      const byUpload = await accepted(await post('/api/snap', { personKey, garmentKey }));
+      const byCopy = await accepted(await post('/api/snap', { personKey: verified(personKey), garmentKey: verified(garmentKey) }));
+      expect([byUpload.vton_id, byCopy.vton_id]).toEqual([cloth.vton_id, cloth.vton_id]);
     });
 
     it('draws a random uint32 seed when none is given', async () => {
@@ -111,7 +123,13 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
       const job = await accepted(await post('/api/snap', { user_photo_url: personUrl, cloth_clean_url: clothUrl, landmarks: landmarks(), seed: 7 }));
       expect(job).toMatchObject({ status: 'queued', kind: 'tryon', vton_id: cloth.vton_id });
       const [event] = await eventsOf(w.redis, keys.streams.jobs, ann.user.id);
-      expect(event?.data).toMatchObject({ jobId: job.job_id, vtonId: cloth.vton_id, personKey, garmentKey, seed: 7 });
+      expect(event?.data).toMatchObject({
+        jobId: job.job_id,
+        vtonId: cloth.vton_id,
+        personKey: verified(personKey),
+        garmentKey: verified(garmentKey),
+        seed: 7,
+      });
     });
 
     it('GET /api/status/:job_id answers the job, and a presigned result URL once completed', async () => {
@@ -213,7 +231,7 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
       expect((await jobRows()).map((r) => r.user_id)).toEqual([bob.user.id]);
       expect(await eventsOf(w.redis, keys.streams.segment, ann.user.id)).toEqual([]);
       expect(await eventsOf(w.redis, keys.streams.jobs, ann.user.id)).toEqual([]);
-      expect(await vtonRow(bobJob.vton_id)).toMatchObject({ garment_key: bobKey, status: 'segmenting' });
+      expect(await vtonRow(bobJob.vton_id)).toMatchObject({ garment_key: verified(bobKey), status: 'segmenting' });
     });
   });
 

@@ -89,13 +89,17 @@ function snapKeys(c: Context<AppEnv>, body: z.output<typeof snapBody>): { person
   return { personKey: personKey as string, garmentKey: garmentKey as string };
 }
 
-/** The caller's newest VTON made for this garment (as uploaded or cleaned), so a snap joins it. */
+/**
+ * The caller's newest VTON made for this garment (as uploaded or cleaned), so a snap joins it.
+ * VTONs hold verified keys; the garment may be named by its upload key. Indexed on both columns.
+ */
 async function vtonOfGarment(c: Context<AppEnv>, garmentKey: string): Promise<string | undefined> {
+  const key = keys.objectKeyPattern.test(garmentKey) ? keys.verifiedObjectKey(garmentKey) : garmentKey;
   const row = await c.var.deps.database.db
     .selectFrom('vtons')
     .select('id')
     .where('user_id', '=', c.var.auth.userId)
-    .where((eb) => eb.or([eb('garment_key', '=', garmentKey), eb('cloth_clean_key', '=', garmentKey)]))
+    .where((eb) => eb.or([eb('garment_key', '=', key), eb('cloth_clean_key', '=', key)]))
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .executeTakeFirst();
@@ -119,9 +123,10 @@ export const jobRoutes = new Hono<AppEnv>()
     const { personKey, garmentKey } = snapKeys(c, body);
     // a garment that is not the caller's answers like a missing one, before any VTON look-up
     if (!garmentKey.startsWith(keys.userPrefix(c.var.auth.userId))) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(garmentKey)}`);
-    const vtonId = body.vtonId ?? (await vtonOfGarment(c, garmentKey));
     const work = { kind: 'tryon' as const, personKey, garmentKey, landmarks: body.landmarks, seed: body.seed };
-    return submit(c, { vtonId, work });
+    if (body.vtonId) return submit(c, { vtonId: body.vtonId, work });
+    // found among the caller's own: no second ownership check (the write is owner-scoped anyway)
+    return submit(c, { vtonId: await vtonOfGarment(c, garmentKey), vtonOwned: true, work });
   })
   .get('/status/:job_id', requireAuth(), async (c) => {
     const id = c.req.param('job_id');

@@ -115,6 +115,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('vtons').execute();
     },
   },
+  '0004_vtons_by_garment': {
+    // a snap joins the newest VTON of its garment: found by key, not by scanning the owner's VTONs
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('vtons_garment_key').on('vtons').column('garment_key').execute();
+      await db.schema.createIndex('vtons_cloth_clean_key').on('vtons').column('cloth_clean_key').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('vtons_cloth_clean_key').execute();
+      await db.schema.dropIndex('vtons_garment_key').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
