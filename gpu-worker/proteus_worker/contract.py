@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from jsonschema.protocols import Validator
 
@@ -46,6 +47,8 @@ class Contract:
     stream_groups: Mapping[str, str]
     channels: Mapping[str, str]
     config: Mapping[str, str]
+    worker: Mapping[str, str]
+    """keys the workers write: `profile` (the latency profile Hash)"""
     heartbeat_template: str
     heartbeat_pattern: str
     object_template: str
@@ -61,6 +64,30 @@ class Contract:
     def jobs_group(self) -> str:
         return self.stream_groups[self.jobs_stream]
 
+    @property
+    def lifecycle_stream(self) -> str:
+        return self.streams["lifecycle"]
+
+    @property
+    def dead_stream(self) -> str:
+        return self.streams["dead"]
+
+    @property
+    def job_done_channel(self) -> str:
+        return self.channels["jobDone"]
+
+    @property
+    def batch_size_key(self) -> str:
+        return self.config["batchSize"]
+
+    @property
+    def degraded_mode_key(self) -> str:
+        return self.config["degradedMode"]
+
+    @property
+    def profile_key(self) -> str:
+        return self.worker["profile"]
+
     def check_id(self, name: str, value: str) -> str:
         """Return `value` if it may become one segment of a key, else raise ValueError naming it."""
         if not isinstance(value, str) or re.fullmatch(self.id_pattern, value) is None:
@@ -69,6 +96,10 @@ class Contract:
 
     def worker_heartbeat(self, consumer: str) -> str:
         return self.heartbeat_template.format(consumer=self.check_id("consumer", consumer))
+
+    def user_prefix(self, user_id: str) -> str:
+        """`users/<userId>/`: every object of that user lies under it."""
+        return self.object_template.split("{kind}", 1)[0].format(userId=self.check_id("userId", user_id))
 
     def object_key(self, user_id: str, kind: str, id: str, ext: str) -> str:
         if kind not in self.object_kinds:
@@ -115,6 +146,7 @@ def contract() -> Contract:
             stream_groups=dict(redis["streamGroups"]),
             channels=dict(redis["channels"]),
             config=dict(redis["config"]),
+            worker=dict(redis["worker"]),
             heartbeat_template=redis["templates"]["workerHeartbeat"],
             heartbeat_pattern=redis["templates"]["workerHeartbeatPattern"],
             object_template=objects["template"],
@@ -187,6 +219,16 @@ def _field_path(error: ValidationError) -> str:
     return path or "(event)"
 
 
+@cache
+def _fast_validator(event_type: str) -> jsonschema_rs.Validator:
+    """The same schema compiled by jsonschema-rs (formats checked): it decides validity in a few
+    microseconds, where jsonschema takes milliseconds for an event with 33 landmarks; jsonschema
+    only runs to word the errors of an invalid event."""
+    c = contract()
+    schema = json.loads((c.directory / c.events[event_type]).read_text(encoding="utf-8"))
+    return jsonschema_rs.validator_for(schema, validate_formats=True)
+
+
 def validate_event(obj: Any) -> dict[str, Any]:
     """Return `obj` if it is a valid CloudEvent of a contract type, else raise EventValidationError."""
     if not isinstance(obj, dict):
@@ -196,8 +238,10 @@ def validate_event(obj: Any) -> dict[str, Any]:
     if event_type not in known:
         issue = f"type: {event_type!r} is not one of {', '.join(sorted(known))}"
         raise EventValidationError(f"unknown event type: {issue}", [issue])
+    if _fast_validator(event_type).is_valid(obj):
+        return obj
     errors = sorted(_validator(event_type).iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        issues = [f"{_field_path(e)}: {e.message}" for e in errors]
-        raise EventValidationError(f"invalid {event_type} event {obj.get('id')!r}: {'; '.join(issues)}", issues)
-    return obj
+    if not errors:  # the two validators disagree: the contract's own (jsonschema) wins
+        return obj
+    issues = [f"{_field_path(e)}: {e.message}" for e in errors]
+    raise EventValidationError(f"invalid {event_type} event {obj.get('id')!r}: {'; '.join(issues)}", issues)

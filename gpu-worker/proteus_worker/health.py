@@ -1,4 +1,4 @@
-"""The worker's HTTP health endpoint: a stdlib server in a daemon thread."""
+"""The worker's HTTP endpoints, health and Prometheus metrics: a stdlib server in a daemon thread."""
 
 from __future__ import annotations
 
@@ -8,12 +8,27 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def health_server(host: str, port: int, name: str, redis_ok: Callable[[], bool]) -> ThreadingHTTPServer:
-    """Bind `host:port` (0 picks a free port) and serve `GET /health` in a daemon thread."""
+def health_server(
+    host: str,
+    port: int,
+    name: str,
+    redis_ok: Callable[[], bool],
+    metrics: Callable[[], tuple[bytes, str]] | None = None,
+) -> ThreadingHTTPServer:
+    """Bind `host:port` (0 picks a free port) and serve `GET /health` (and `GET /metrics` when
+    `metrics` gives the Prometheus exposition and its content type) in a daemon thread."""
 
     class HealthHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.split("?", 1)[0] != "/health":
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics" and metrics is not None:
+                body, content_type = metrics()
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif path != "/health":
                 self._reply(404, {"status": "not found", "path": self.path})
             elif redis_ok():
                 self._reply(200, {"status": "ok", "redis": "ok", "name": name})

@@ -1,6 +1,7 @@
 """
-The worker service: check the configuration, reach Redis, make sure the jobs group exists,
-keep a heartbeat key alive and answer /health until SIGTERM or SIGINT.
+The worker service: check the configuration, reach Redis, make sure the jobs group exists, pick
+the engines, keep a heartbeat key alive, answer /health and /metrics, and run the Weaver
+(runtime.py) until SIGTERM or SIGINT, which finish the batch under way before the exit.
 """
 
 from __future__ import annotations
@@ -18,8 +19,13 @@ import redis
 
 from proteus_worker import __version__
 from proteus_worker.contract import Contract, ContractError, contract
+from proteus_worker.engines.registry import EngineUnavailable, build_engines
 from proteus_worker.health import health_server
+from proteus_worker.log import Logger
+from proteus_worker.metrics import WorkerMetrics
+from proteus_worker.runtime import IDLE_BLOCK_MS, Weaver
 from proteus_worker.settings import SettingsError, WorkerSettings, load_settings
+from proteus_worker.storage import DEFAULT_BUCKET, ObjectStore, s3_client
 
 PROG = "proteus gpu-worker"
 CONNECT_DEADLINE_S = 10.0
@@ -121,6 +127,14 @@ def serve(settings: WorkerSettings, c: Contract) -> int:
         except redis.RedisError:
             return False
 
+    try:
+        engines = build_engines(settings)
+    except EngineUnavailable as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+    log = Logger(level=settings.log_level, worker=settings.worker_name)
+    log.info("engines ready", default=engines.default.name, engines=sorted(engines.by_name), why=engines.note)
+
     heartbeat_key = c.worker_heartbeat(settings.worker_name)
     interval = settings.worker_heartbeat_interval_s
     started_at = now_iso()
@@ -130,12 +144,28 @@ def serve(settings: WorkerSettings, c: Contract) -> int:
             client.set(heartbeat_key, heartbeat_payload(settings, started_at), px=int(3 * interval * 1000))
         except redis.RedisError as error:
             # Keep going: /health reports the outage and the next beat may succeed.
-            print(f"{PROG}: heartbeat failed: {error}", file=sys.stderr, flush=True)
+            log.warn("heartbeat failed", error=str(error))
+
+    def beating() -> None:
+        while not stopping.wait(interval):
+            if supervisor_gone():
+                log.warn("the dev supervisor is gone; stopping")
+                stopping.set()
+                break
+            beat()
+
+    metrics = WorkerMetrics()
+    # the loop's own connection: XREADGROUP blocks up to a second, beyond the probe client's timeout
+    worker_client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=IDLE_BLOCK_MS / 1000 + 10
+    )
+    store = ObjectStore(s3_client(settings), settings.object_storage_bucket or DEFAULT_BUCKET)
+    weaver = Weaver(settings, worker_client, c, store, engines, log=log, metrics=metrics, stopping=stopping)
 
     beat()
     host = settings.worker_health_host
     try:
-        server = health_server(host, settings.worker_health_port, settings.worker_name, redis_ok)
+        server = health_server(host, settings.worker_health_port, settings.worker_name, redis_ok, metrics.exposition)
     except OSError as error:
         print(f"{PROG}: cannot listen on {host}:{settings.worker_health_port}: {error}", file=sys.stderr)
         client.delete(heartbeat_key)
@@ -145,13 +175,12 @@ def serve(settings: WorkerSettings, c: Contract) -> int:
         f"{PROG} {settings.worker_name} listening on http://{host}:{port} (engine {settings.worker_engine})",
         flush=True,
     )
+    threading.Thread(target=beating, name="heartbeat", daemon=True).start()
     try:
-        while not stopping.wait(interval):
-            if supervisor_gone():
-                print(f"{PROG}: the dev supervisor is gone; stopping", file=sys.stderr, flush=True)
-                break
-            beat()
+        weaver.run()
+        log.info("stopped", batches=weaver.batches_run)
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()
         try:
@@ -159,6 +188,7 @@ def serve(settings: WorkerSettings, c: Contract) -> int:
         except redis.RedisError as error:
             print(f"{PROG}: could not delete {heartbeat_key}: {error}", file=sys.stderr)
         client.close()
+        worker_client.close()
     return 0
 
 

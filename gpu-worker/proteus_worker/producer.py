@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +92,24 @@ class Producer:
         else:
             entry_id = self._client.xadd(stream, {self._entry_field: payload}, minid=minid, approximate=True)
         return _text(entry_id)
+
+    def emit_many(self, stream: str, events: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Validate every event, then append them to `stream` in one round trip; their new entry ids."""
+        payloads = [json.dumps(validate_event(e), separators=(",", ":"), ensure_ascii=False) for e in events]
+        if not payloads:
+            return []
+        minid = self.trim_point(stream)
+        pipe = self._client.pipeline(transaction=False)
+        for payload in payloads:
+            if minid is None:
+                pipe.xadd(stream, {self._entry_field: payload})
+            else:
+                pipe.xadd(stream, {self._entry_field: payload}, minid=minid, approximate=True)
+        return [_text(entry_id) for entry_id in pipe.execute()]
+
+    def trim_point(self, stream: str) -> str | None:
+        """The MINID an XADD to `stream` may trim to now (cached safe point, retention window); None: no trim."""
+        return self._trim_point(stream, self._clock())
 
     def safe_trim_id(self, stream: str) -> str | None:
         """The stream's safe point as read now (no cache, no retention window); None: do not trim."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -37,6 +38,15 @@ class WorkerSettings(BaseSettings):
     worker_health_host: str = Field(default="127.0.0.1", min_length=1)
     worker_heartbeat_interval_s: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     worker_batch_window_ms: int = Field(default=500, gt=0)
+    worker_max_batch_size: int = Field(default=8, ge=1, le=64)
+    worker_max_deliveries: int = Field(default=3, ge=1, le=100)
+    worker_reclaim_idle_ms: int = Field(default=30_000, ge=100)
+    worker_progress_every: int = Field(default=5, ge=1)
+    worker_max_image_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
+    worker_max_image_pixels: int = Field(default=40_000_000, gt=0)
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+    worker_test_engine: str | None = None
+    """test-only: `module:attribute` of a factory `(WorkerSettings) -> Engine` that replaces every engine"""
     object_storage_endpoint: str | None = None
     object_storage_bucket: str | None = None
     object_storage_region: str | None = None
@@ -55,6 +65,13 @@ class WorkerSettings(BaseSettings):
     @classmethod
     def _worker_name(cls, value: str) -> str:
         return contract().check_id("WORKER_NAME", value)
+
+    @field_validator("worker_test_engine")
+    @classmethod
+    def _test_engine(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+            raise ValueError("not module:attribute")
+        return value
 
     @field_validator("object_storage_endpoint")
     @classmethod
@@ -90,6 +107,14 @@ def _expects(field: str) -> str:
         "worker_health_host": "a host name or IP address to listen on",
         "worker_heartbeat_interval_s": "a number of seconds greater than 0",
         "worker_batch_window_ms": "an integer number of milliseconds greater than 0",
+        "worker_max_batch_size": "an integer from 1 to 64",
+        "worker_max_deliveries": "an integer from 1 to 100",
+        "worker_reclaim_idle_ms": "an integer number of milliseconds, at least 100",
+        "worker_progress_every": "an integer number of steps, at least 1",
+        "worker_max_image_bytes": "an integer number of bytes greater than 0",
+        "worker_max_image_pixels": "an integer number of pixels greater than 0",
+        "log_level": "one of debug, info, warn, error",
+        "worker_test_engine": "module:attribute of an engine factory (tests only)",
         "object_storage_endpoint": "an http:// or https:// URL",
     }.get(field, "a string")
 

@@ -1,4 +1,5 @@
-"""A real Redis for the service tests: $PROTEUS_TEST_REDIS_URL, else a redis-server started here."""
+"""Real services for the tests: Redis ($PROTEUS_TEST_REDIS_URL, else a redis-server started here)
+and an S3 server ($PROTEUS_TEST_S3_ENDPOINT, else SeaweedFS started here), a bucket per test."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 import redis
+from botocore.config import Config
 
+from tests.services import S3_ACCESS_KEY, S3_SECRET_KEY, ServiceError, start_seaweedfs
 from tests.support import free_port
 
 
@@ -91,3 +97,60 @@ def r(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    def env(self, bucket: str) -> dict[str, str]:
+        """The worker's OBJECT_STORAGE_* variables for `bucket` on this server."""
+        return {
+            "OBJECT_STORAGE_ENDPOINT": self.endpoint,
+            "OBJECT_STORAGE_BUCKET": bucket,
+            "OBJECT_STORAGE_REGION": "us-east-1",
+            "OBJECT_STORAGE_ACCESS_KEY": self.access_key,
+            "OBJECT_STORAGE_SECRET_KEY": self.secret_key,
+        }
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """$PROTEUS_TEST_S3_ENDPOINT (SeaweedFS under `npm test`), else a SeaweedFS started here."""
+    endpoint = os.environ.get("PROTEUS_TEST_S3_ENDPOINT")
+    if endpoint:
+        yield S3Server(
+            endpoint, os.environ.get("PROTEUS_TEST_S3_ACCESS_KEY", ""), os.environ.get("PROTEUS_TEST_S3_SECRET_KEY", "")
+        )
+        return
+    try:
+        service = start_seaweedfs()
+    except ServiceError as error:
+        pytest.fail(f"no S3 server: set PROTEUS_TEST_S3_ENDPOINT (source .test/env) or install SeaweedFS: {error}")
+    try:
+        yield S3Server(service.url, S3_ACCESS_KEY, S3_SECRET_KEY)
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server) -> Iterator[str]:
+    """A fresh bucket, emptied and removed after the test."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=s3_server.access_key,
+        aws_secret_access_key=s3_server.secret_key,
+        config=Config(request_checksum_calculation="when_required", response_checksum_validation="when_required"),
+    )
+    name = f"test-worker-{uuid.uuid4().hex[:16]}"
+    client.create_bucket(Bucket=name)
+    yield name
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if objects:
+            client.delete_objects(Bucket=name, Delete={"Objects": objects})  # type: ignore[typeddict-item]
+    client.delete_bucket(Bucket=name)

@@ -105,6 +105,10 @@ def test_worker_creates_group_beats_and_answers_health(worker: Worker, r: redis.
 
     assert worker.get("/health") == (200, {"status": "ok", "redis": "ok", "name": "test-worker-1"})
     assert worker.get("/nope")[0] == 404
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert "proteus_worker_heartbeat_timestamp_seconds " in metrics and "proteus_worker_jobs_total" in metrics
 
     worker.process.send_signal(signal.SIGTERM)
     assert worker.process.wait(timeout=5) == 0

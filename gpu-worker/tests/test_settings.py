@@ -20,6 +20,9 @@ def test_defaults() -> None:
     assert s.worker_health_host == "127.0.0.1"
     assert s.worker_heartbeat_interval_s == 2.0
     assert s.worker_batch_window_ms == 500
+    assert (s.worker_max_batch_size, s.worker_max_deliveries, s.worker_reclaim_idle_ms) == (8, 3, 30_000)
+    assert (s.worker_max_image_bytes, s.worker_max_image_pixels) == (15 * 1024 * 1024, 40_000_000)
+    assert (s.worker_progress_every, s.worker_test_engine, s.log_level) == (5, None, "info")
     assert s.object_storage_endpoint is None and s.object_storage_secret_key is None
 
 
@@ -64,6 +67,12 @@ def test_values_are_parsed() -> None:
         ("WORKER_BATCH_WINDOW_MS", "-5", "WORKER_BATCH_WINDOW_MS: an integer number of milliseconds"),
         ("WORKER_NAME", "../etc", "WORKER_NAME: letters, digits"),
         ("OBJECT_STORAGE_ENDPOINT", "s3.example.com", "OBJECT_STORAGE_ENDPOINT: an http:// or https:// URL"),
+        ("WORKER_MAX_DELIVERIES", "0", "WORKER_MAX_DELIVERIES: an integer from 1 to 100"),
+        ("WORKER_MAX_BATCH_SIZE", "65", "WORKER_MAX_BATCH_SIZE: an integer from 1 to 64"),
+        ("WORKER_RECLAIM_IDLE_MS", "50", "WORKER_RECLAIM_IDLE_MS: an integer number of milliseconds, at least 100"),
+        ("WORKER_MAX_IMAGE_PIXELS", "-1", "WORKER_MAX_IMAGE_PIXELS: an integer number of pixels"),
+        ("WORKER_TEST_ENGINE", "os.system('x')", "WORKER_TEST_ENGINE: module:attribute"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL: one of debug, info, warn, error"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str | None, expects: str) -> None:
