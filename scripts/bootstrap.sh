@@ -39,3 +39,22 @@ proteus_install_venv() {
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$proteus_root/gpu-worker[test,typecheck]" >&2 || return 1
   touch "$stamp"
 }
+
+# kustomize, for the manifest tests (infra/): built from the Go module proxy, since no release
+# binary can be downloaded here. Needs Go 1.22 or newer (Debian 12's golang-go is too old).
+proteus_kustomize_version=v5.7.1
+proteus_install_kustomize() {
+  local dir="$proteus_root/.tools/kustomize" go
+  [ -x "$dir/bin/kustomize" ] && [ -f "$dir/.installed-$proteus_kustomize_version" ] && return 0
+  go=$(command -v go || { [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go; }) || {
+    echo "proteus: Go (1.22+) is needed to build kustomize for the manifest tests; install it, or put a kustomize $proteus_kustomize_version at $dir/bin/kustomize" >&2
+    return 1
+  }
+  echo "proteus: building kustomize $proteus_kustomize_version into .tools/kustomize (Go module proxy)" >&2
+  mkdir -p "$dir/bin"
+  GOBIN="$dir/bin" "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$proteus_kustomize_version" >&2 || {
+    echo "proteus: go install sigs.k8s.io/kustomize/kustomize/v5@$proteus_kustomize_version failed" >&2
+    return 1
+  }
+  touch "$dir/.installed-$proteus_kustomize_version"
+}
