@@ -5,8 +5,10 @@
  *      floor, no HTTP),
  *  (c) the real api (functions/api/src/server.ts, a child process) taking `POST /api/snap
  *      {personKey, garmentKey}` from 64 shoppers (one per connection, each with a bearer token
- *      and images of their own): every request a new job on queue:jobs; each shopper's images
- *      are verified by their first snap, before the measurement; 768x1024 JPEGs, then 64x64.
+ *      and images of their own): every request a new try-on, which (engine auto, no mask given)
+ *      also makes a person-mask segmentation job on queue:segment and waits for it (no segment
+ *      function runs here); each shopper's images are verified by their first snap, before the
+ *      measurement; 768x1024 JPEGs, then 64x64.
  * Besides req/s it prints the CPU milliseconds each part spent per request (from /proc), the
  * figure that holds on a machine shared with other work.
  * It starts its own Redis, PostgreSQL (initdb into a temp folder) and embedded S3 server.

@@ -25,6 +25,8 @@ interface Operation {
   method: 'get' | 'post' | 'patch' | 'delete';
   path: string;
   summary: string;
+  /** what a client should know beyond the summary (CommonMark) */
+  description?: string;
   tag: string;
   access: Access;
   body?: z.ZodType;
@@ -82,6 +84,10 @@ const page = (item: Json) => ({
   required: ['items', 'nextCursor'],
 });
 const jobAccepted = { 202: { description: 'Queued', schema: ref('JobAccepted') } };
+const WAITS_FOR_MASK =
+  'A try-on without `maskKey` first needs a person mask: it reuses the VTON’s mask when that was made from the same person photo, else a segmentation job (`purpose: person-mask`) is queued with it and the try-on waits for it, answered and listed as `queued` with `waiting_for` naming that job. When the mask is made the try-on is queued with it; when it fails, without one (the worker then builds a mask from the landmarks). The answer is always the try-on job.';
+const JOB_STATUS =
+  'A try-on waiting for its person mask is `queued`; `waiting_for` names the segmentation job making the mask (a job of the caller’s, with its own status), null once the try-on is queued.';
 const submission: Pick<Operation, 'access' | 'tag' | 'success' | 'problems' | 'headers'> = {
   access: 'token-or-key',
   tag: 'Jobs',
@@ -275,19 +281,28 @@ const operations: Operation[] = [
     problems: [404],
   },
   { ...submission, method: 'post', path: '/api/segformer/segmentOutfitPic', summary: 'Segment an image (garment or person)', body: jobs.segmentBody },
-  { ...submission, method: 'post', path: '/api/catvton/transferOutfit', summary: 'Try a garment on a person', body: jobs.transferBody },
+  {
+    ...submission,
+    method: 'post',
+    path: '/api/catvton/transferOutfit',
+    summary: 'Try a garment on a person',
+    description: `${WAITS_FOR_MASK} \`engine: "warp"\` never waits (it needs no mask).`,
+    body: jobs.transferBody,
+  },
   { ...submission, method: 'post', path: '/api/upload/cloth', summary: 'Clean an uploaded garment image', body: jobs.clothBody },
   {
     ...submission,
     method: 'post',
     path: '/api/snap',
     summary: 'Try-on from `{user_photo_url, cloth_clean_url}` or `{personKey, garmentKey}`',
+    description: `Joins the caller’s newest VTON of that garment, else makes one. ${WAITS_FOR_MASK}`,
     body: jobs.snapBody,
   },
   {
     method: 'get',
     path: '/api/status/{job_id}',
     summary: 'One job',
+    description: JOB_STATUS,
     tag: 'Jobs',
     access: 'token-or-key',
     success: { 200: { description: 'The job', schema: ref('Job') } },
@@ -297,6 +312,7 @@ const operations: Operation[] = [
     method: 'get',
     path: '/api/jobs',
     summary: 'The caller’s jobs changed since a time or a cursor (for clients that reconnect)',
+    description: `${JOB_STATUS} A try-on released by its mask job changes (\`waiting_for\` becomes null), so it is listed again.`,
     tag: 'Jobs',
     access: 'token-or-key',
     query: jobs.listQuery,
@@ -314,6 +330,7 @@ const operations: Operation[] = [
     method: 'post',
     path: '/api/cloudevents',
     summary: 'Submit jobs as `dev.proteus.*.requested` CloudEvents (binary, structured or batch mode)',
+    description: `A \`dev.proteus.tryon.requested\` is submitted as \`POST /api/catvton/transferOutfit\` is: ${WAITS_FOR_MASK}`,
     tag: 'CloudEvents',
     access: 'key',
     requestBody: {
@@ -380,6 +397,7 @@ function operationObject(op: Operation): Json {
   return {
     operationId: `${op.method}${op.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
     summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
     tags: [op.tag],
     security: SECURITY[op.access],
     ...(parameters.length ? { parameters } : {}),
@@ -492,7 +510,13 @@ function buildDocument(): Json {
         Job: {
           type: 'object',
           description: 'A job in the original design’s field names',
-          properties: { job_id: { type: 'string' }, status: { type: 'string' }, kind: { type: 'string' }, result_url: { type: ['string', 'null'] } },
+          properties: {
+            job_id: { type: 'string' },
+            status: { type: 'string' },
+            kind: { type: 'string' },
+            result_url: { type: ['string', 'null'] },
+            waiting_for: { type: ['string', 'null'], description: 'the segmentation job making this try-on’s person mask; null once queued' },
+          },
         },
         HealthReport: { type: 'object', properties: { status: { type: 'string' } } },
       },
@@ -531,6 +555,7 @@ const SCRIPT = `(async () => {
       const s = el('summary');
       s.append(el('span', method, 'm ' + method), el('code', path), document.createTextNode(' — ' + (op.summary || '')));
       d.append(s);
+      if (op.description) d.append(el('p', op.description));
       const sec = (op.security || []).map((r) => Object.keys(r).join('+')).join(' or ') || 'none';
       d.append(el('p', 'Tags: ' + (op.tags || []).join(', ') + ' · Security: ' + sec));
       if (op.parameters && op.parameters.length) {

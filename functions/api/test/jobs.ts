@@ -1,5 +1,6 @@
 /** Images and stream readers for the VTON and job tests. */
 import { randomUUID } from 'node:crypto';
+import type { DatabaseHandle } from '@proteus/common/db';
 import type { ObjectStorage } from '@proteus/common/storage';
 import { keys, type ProteusEvent, parseEvent } from '@proteus/eventing';
 import type { Redis } from 'ioredis';
@@ -28,3 +29,19 @@ export async function eventsOf(redis: Redis, stream: string, userId: string): Pr
 
 /** 33 MediaPipe landmarks. */
 export const landmarks = (n = 33) => Array.from({ length: n }, (_, i) => ({ x: i / 33, y: 1 - i / 33, z: 0, visibility: 0.9 }));
+
+/** The tryon.requested events kept on try-ons waiting for their person mask, oldest first, validated against the contract. */
+export async function pendingRequests(database: DatabaseHandle): Promise<ProteusEvent<'dev.proteus.tryon.requested'>[]> {
+  const rows = await database.db
+    .selectFrom('jobs')
+    .select('pending_event')
+    .where('pending_event', 'is not', null)
+    .orderBy('enqueued_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => {
+    const event = parseEvent(JSON.parse(r.pending_event as string));
+    if (event.type !== 'dev.proteus.tryon.requested') throw new Error(`kept a ${event.type}`);
+    return event;
+  });
+}

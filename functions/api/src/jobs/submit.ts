@@ -1,20 +1,27 @@
 /**
- * One job submission under every route that creates work: the images are verified, then the
- * job row and its VTON change are written in one transaction that XADDs the CloudEvent before
- * it commits. If Redis refuses the XADD the transaction rolls back (503): no row without its
- * queue entry. The reverse (an entry whose row never commits) needs the XADD to succeed and
- * the COMMIT to fail; consumers treat an unknown job as stale.
+ * One job submission under every route that creates work: the images are verified, the
+ * CloudEvent is XADDed, then the job rows and their VTON change are written in one statement.
+ * If Redis refuses the XADD nothing is written (503): no row without its queue entry; should the
+ * write fail, the entry is withdrawn. The reverse (an entry whose row never commits) needs the
+ * XADD to succeed and the write to fail; consumers treat an unknown job as stale.
+ *
+ * A try-on that needs a person mask (jobs/person-mask.ts) is two rows of the same statement: the
+ * mask's segmentation job, whose request is the entry XADDed now, and the try-on waiting for it
+ * with its tryon.requested kept on the row, which the /events sink queues when the mask is done
+ * (lifecycle/release.ts). The answer is the try-on, as for any other.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { problem } from '@proteus/common';
 import type { JobsTable, VtonStatus } from '@proteus/common/db';
-import { createEvent, createProducer, type EventData, keys, type Producer, type ProteusEvent } from '@proteus/eventing';
-import type { Redis } from 'ioredis';
-import type { Selectable } from 'kysely';
+import { createEvent, type EventData, keys, type ProteusEvent } from '@proteus/eventing';
+import { type Selectable, sql } from 'kysely';
 import type { ApiDeps } from '../env.ts';
+import { ImageRejected } from '../images/rejected.ts';
 import { verifyImage } from '../images/verify.ts';
 import { kindOfKey } from './fields.ts';
 import { type Idempotency, idempotencyKeyReused, isIdempotencyConflict } from './idempotency.ts';
+import { type MaskPlan, planMask, type VtonMask } from './person-mask.ts';
+import { producerOf, queueUnavailable } from './queue.ts';
 
 export type SegmentWork = { kind: 'segment' } & Pick<EventData<'dev.proteus.segment.requested'>, 'imageKey' | 'purpose'>;
 /** `seed` omitted: a random uint32 is drawn */
@@ -26,8 +33,8 @@ export interface Submission {
   userId: string;
   /** one of the caller's VTONs; undefined creates one */
   vtonId?: string | undefined;
-  /** vtonId was just read from the caller's own VTONs: skip the look-up before the images are checked */
-  vtonOwned?: boolean;
+  /** vtonId was just read from the caller's own VTONs, with its person photo and mask: no look-up before the images are checked */
+  ownedVton?: VtonMask | undefined;
   work: SegmentWork | TryonWork;
   idempotency?: Idempotency | undefined;
 }
@@ -47,28 +54,6 @@ export interface SubmitResult {
 }
 
 export const noSuchVton = (id: string) => problem(404, 'not-found', 'Not found', { detail: `no VTON ${JSON.stringify(id)}` });
-
-const queueUnavailable = () =>
-  problem(
-    503,
-    'queue-unavailable',
-    'Job queue unavailable',
-    { detail: 'the job could not be queued; nothing was recorded, retry later' },
-    { 'retry-after': '1' },
-  );
-
-const producers = new WeakMap<Redis, Producer>();
-
-/** The deps' producer, else one per Redis connection (its trim-point cache is per producer). */
-export function producerOf(deps: ApiDeps): Producer {
-  if (deps.producer) return deps.producer;
-  let producer = producers.get(deps.redis);
-  if (!producer) {
-    producer = createProducer(deps.redis);
-    producers.set(deps.redis, producer);
-  }
-  return producer;
-}
 
 const submitted = (row: Pick<Selectable<JobsTable>, 'id' | 'kind' | 'vton_id'>): SubmittedJob => ({
   job_id: row.id,
@@ -91,8 +76,15 @@ async function earlierJob(deps: ApiDeps, userId: string, idempotency: Idempotenc
 
 type VtonKeys = Partial<Record<'garment_key' | 'cloth_clean_key' | 'person_key' | 'mask_key' | 'result_key', string | null>>;
 
-/** What the VTON becomes when this work is queued for it. */
-function vtonChange(work: SegmentWork | TryonWork): { status: VtonStatus; keys: VtonKeys } {
+interface VtonChange {
+  status: VtonStatus;
+  keys: VtonKeys;
+  /** the VTON keeps its mask only if this is already its person photo (a mask fits the photo it was made from) */
+  keepMaskOf?: string;
+}
+
+/** What the VTON becomes when this work is queued for it (`waits`: the try-on waits for a new mask). */
+function vtonChange(work: SegmentWork | TryonWork, waits: boolean): VtonChange {
   if (work.kind === 'segment') {
     // a new garment makes the old clean cut stale; a new person photo, the old mask
     return work.purpose === 'garment'
@@ -102,8 +94,9 @@ function vtonChange(work: SegmentWork | TryonWork): { status: VtonStatus; keys: 
   const changed: VtonKeys = { person_key: work.personKey, result_key: null };
   if (kindOfKey(work.garmentKey) === 'cloth_clean') changed.cloth_clean_key = work.garmentKey;
   else changed.garment_key = work.garmentKey;
-  if (work.maskKey) changed.mask_key = work.maskKey;
-  return { status: 'queued', keys: changed };
+  if (work.maskKey) return { status: 'queued', keys: { ...changed, mask_key: work.maskKey } };
+  if (waits) return { status: 'queued', keys: { ...changed, mask_key: null } };
+  return { status: 'queued', keys: changed, keepMaskOf: work.personKey };
 }
 
 function eventOf(work: SegmentWork | TryonWork, ids: { jobId: string; userId: string; vtonId: string }): { stream: string; event: ProteusEvent } {
@@ -129,31 +122,66 @@ async function verifiedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, us
 }
 
 /**
- * The job row and its VTON's change in one statement (a data-modifying CTE: atomic, one round
+ * The verified work, with the VTON's mask when the plan reuses it; `waits` when a mask job comes
+ * first. A reused mask is checked like any image a job names (once, then remembered); one that
+ * fails the check is made again instead.
+ */
+async function preparedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, userId: string, given: W, plan: MaskPlan): Promise<{ work: W; waits: boolean }> {
+  const reused =
+    plan.kind === 'reuse'
+      ? verifyImage(deps.storage, deps.images, { userId, key: plan.maskKey }, deps.verifiedImages).then(
+          (image) => image.key,
+          (error: unknown) => {
+            if (!(error instanceof ImageRejected)) throw error;
+            deps.log.warn('the VTON mask failed its check; a new one is made', { userId, maskKey: plan.maskKey, reason: error.message });
+            return undefined;
+          },
+        )
+      : undefined;
+  const [work, maskKey] = await Promise.all([verifiedWork(deps, userId, given), reused]);
+  if (maskKey !== undefined && work.kind === 'tryon') return { work: { ...work, maskKey }, waits: false };
+  return { work, waits: plan.kind !== 'none' };
+}
+
+/** A job row to write: a try-on that waits names the job it waits for and keeps its event. */
+interface NewJob {
+  id: string;
+  kind: 'segment' | 'tryon';
+  imageKey?: string | undefined;
+  waitingFor?: string | undefined;
+  pendingEvent?: string | undefined;
+  idempotency?: Idempotency | undefined;
+}
+
+/**
+ * The job rows and their VTON's change in one statement (a data-modifying CTE: atomic, one round
  * trip). False when the VTON to update is gone. The event is already queued: should this fail,
  * the caller withdraws it, and a consumer quick enough to read it first meets an unknown job,
  * which the /events sink answers 404 until the row exists (the stream source retries).
  */
-async function writeJob(
+async function writeJobs(
   deps: ApiDeps,
   {
-    jobId,
     userId,
     vtonId,
     targetVton,
-    work,
-    idempotency,
-  }: { jobId: string; userId: string; vtonId: string | undefined; targetVton: string; work: SegmentWork | TryonWork; idempotency: Idempotency | undefined },
+    change,
+    jobs,
+  }: { userId: string; vtonId: string | undefined; targetVton: string; change: VtonChange; jobs: [NewJob, ...NewJob[]] },
 ): Promise<boolean> {
   const now = new Date();
-  const change = vtonChange(work);
   const db = deps.database.db;
   const vton =
     vtonId !== undefined
       ? db.with('v', (q) =>
           q
             .updateTable('vtons')
-            .set({ ...change.keys, status: change.status, updated_at: now })
+            .set({
+              ...change.keys,
+              ...(change.keepMaskOf !== undefined ? { mask_key: sql<string | null>`case when person_key = ${change.keepMaskOf} then mask_key end` } : {}),
+              status: change.status,
+              updated_at: now,
+            })
             .where('id', '=', vtonId)
             .where('user_id', '=', userId)
             .returning('id'),
@@ -164,46 +192,88 @@ async function writeJob(
             .values({ id: targetVton, user_id: userId, ...change.keys, status: change.status, created_at: now, updated_at: now })
             .returning('id'),
         );
+  // typed here: the parameters of a UNION ALL are not typed by the columns they go to
+  const at = sql<Date>`cast(${now} as timestamptz)`;
   const inserted = await vton
     .insertInto('jobs')
-    .columns(['id', 'user_id', 'vton_id', 'kind', 'status', 'enqueued_at', 'updated_at', 'idempotency_key', 'request_hash'])
-    .expression((eb) =>
-      eb
-        .selectFrom('v')
-        .select([
-          eb.val(jobId).as('id'),
-          eb.val(userId).as('user_id'),
-          'v.id as vton_id',
-          eb.val(work.kind).as('kind'),
-          eb.val('queued').as('status'),
-          eb.val(now).as('enqueued_at'),
-          eb.val(now).as('updated_at'),
-          eb.val(idempotency?.key ?? null).as('idempotency_key'),
-          eb.val(idempotency?.requestHash ?? null).as('request_hash'),
-        ]),
-    )
-    // the row itself, not the driver's count: PGlite reports no count for INSERT ... SELECT
+    .columns([
+      'id',
+      'user_id',
+      'vton_id',
+      'kind',
+      'status',
+      'enqueued_at',
+      'updated_at',
+      'idempotency_key',
+      'request_hash',
+      'image_key',
+      'waiting_for',
+      'pending_event',
+    ])
+    .expression((eb) => {
+      const row = (job: NewJob) =>
+        eb
+          .selectFrom('v')
+          .select([
+            eb.val(job.id).as('id'),
+            eb.val(userId).as('user_id'),
+            'v.id as vton_id',
+            eb.val<string>(job.kind).as('kind'),
+            eb.val('queued').as('status'),
+            at.as('enqueued_at'),
+            at.as('updated_at'),
+            eb.val<string | null>(job.idempotency?.key ?? null).as('idempotency_key'),
+            eb.val<string | null>(job.idempotency?.requestHash ?? null).as('request_hash'),
+            eb.val<string | null>(job.imageKey ?? null).as('image_key'),
+            eb.val<string | null>(job.waitingFor ?? null).as('waiting_for'),
+            eb.val<string | null>(job.pendingEvent ?? null).as('pending_event'),
+          ]);
+      const [first, ...more] = jobs;
+      return more.reduce((query, job) => query.unionAll(row(job)), row(first));
+    })
+    // the rows themselves, not the driver's count: PGlite reports no count for INSERT ... SELECT
     .returning('id')
-    .executeTakeFirst();
-  return inserted !== undefined;
+    .execute();
+  return inserted.length === jobs.length;
 }
 
-export async function submitJob(deps: ApiDeps, { userId, vtonId, vtonOwned, work: given, idempotency }: Submission): Promise<SubmitResult> {
+export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work: given, idempotency }: Submission): Promise<SubmitResult> {
   const { database, log } = deps;
   if (idempotency) {
     const earlier = await earlierJob(deps, userId, idempotency);
     if (earlier) return earlier;
   }
-  // a foreign or missing VTON is refused before any image work
-  if (vtonId !== undefined && !vtonOwned) {
-    const owned = await database.db.selectFrom('vtons').select('id').where('id', '=', vtonId).where('user_id', '=', userId).executeTakeFirst();
+  // a foreign or missing VTON is refused before any image work; its photo and mask come along
+  let vton = ownedVton;
+  if (vtonId !== undefined && !vton) {
+    const owned = await database.db
+      .selectFrom('vtons')
+      .select(['person_key', 'mask_key'])
+      .where('id', '=', vtonId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     if (!owned) throw noSuchVton(vtonId);
+    vton = { personKey: owned.person_key, maskKey: owned.mask_key };
   }
-  const work = await verifiedWork(deps, userId, given);
+  const { work, waits } = await preparedWork(deps, userId, given, planMask(given, vton));
 
   const jobId = randomUUID();
   const targetVton = vtonId ?? randomUUID();
-  const { stream, event } = eventOf(work, { jobId, userId, vtonId: targetVton });
+  const ids = { jobId, userId, vtonId: targetVton };
+  let queued = eventOf(work, ids);
+  let jobs: [NewJob, ...NewJob[]] = [{ id: jobId, kind: work.kind, imageKey: work.kind === 'segment' ? work.imageKey : undefined, idempotency }];
+  let maskJobId: string | undefined;
+  if (waits && work.kind === 'tryon') {
+    // the mask's request is queued now; the try-on's event waits on its row
+    maskJobId = randomUUID();
+    const pendingEvent = JSON.stringify(queued.event);
+    queued = eventOf({ kind: 'segment', imageKey: work.personKey, purpose: 'person-mask' }, { ...ids, jobId: maskJobId });
+    jobs = [
+      { id: maskJobId, kind: 'segment', imageKey: work.personKey },
+      { id: jobId, kind: 'tryon', waitingFor: maskJobId, pendingEvent, idempotency },
+    ];
+  }
+  const { stream, event } = queued;
   let entryId: string;
   try {
     entryId = await producerOf(deps).emit(stream, event);
@@ -212,7 +282,7 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, vtonOwned, work
     throw queueUnavailable();
   }
   try {
-    const written = await writeJob(deps, { jobId, userId, vtonId, targetVton, work, idempotency });
+    const written = await writeJobs(deps, { userId, vtonId, targetVton, change: vtonChange(work, maskJobId !== undefined), jobs });
     // deleted since the check above
     if (!written) throw noSuchVton(vtonId as string);
   } catch (error) {
@@ -227,6 +297,6 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, vtonOwned, work
     throw error;
   }
   deps.metrics?.submissions.inc({ stream });
-  log.info('job queued', { jobId, kind: work.kind, userId, vtonId: targetVton, stream });
+  log.info('job queued', { jobId, kind: work.kind, userId, vtonId: targetVton, stream, ...(maskJobId ? { waitingFor: maskJobId } : {}) });
   return { job: { job_id: jobId, status: 'queued', kind: work.kind, vton_id: targetVton }, replayed: false };
 }

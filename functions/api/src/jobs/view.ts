@@ -1,4 +1,7 @@
-/** A job as clients read it (`GET /api/status/:job_id`, `GET /api/jobs`), in the original design's field names. */
+/**
+ * A job as clients read it (`GET /api/status/:job_id`, `GET /api/jobs`), in the original design's
+ * field names. A try-on waiting for its person mask is `queued`, with `waiting_for` naming the mask's job.
+ */
 import type { JobsTable } from '@proteus/common/db';
 import type { Selectable } from 'kysely';
 import type { ApiDeps } from '../env.ts';
@@ -17,6 +20,7 @@ export const JOB_COLUMNS = [
   'resolution',
   'batch_size',
   'attempts',
+  'waiting_for',
   'enqueued_at',
   'started_at',
   'finished_at',
@@ -50,6 +54,8 @@ export async function jobView(deps: ApiDeps, row: JobRow) {
     resolution: row.resolution,
     batch_size: row.batch_size,
     attempts: row.attempts,
+    /** the segmentation job making this try-on's person mask; the try-on is queued when it ends */
+    waiting_for: row.waiting_for,
     enqueued_at: iso(row.enqueued_at),
     started_at: iso(row.started_at),
     finished_at: iso(row.finished_at),

@@ -147,16 +147,19 @@ describe.each(['postgres', 'pglite'] as const)('POST /api/cloudevents on %s', (k
       expect(await w.redis.xlen(keys.streams.segment)).toBe(0);
     });
 
-    it('batch mode: each event becomes its job, results in the order sent', async () => {
+    it('batch mode: each event becomes its job, results in the order sent; a try-on without a mask waits for one', async () => {
       const events = [await segmentEvent(), await tryonEvent(), await segmentEvent({ purpose: 'person-mask' })];
       const results = await resultsOf(await batch(events));
       expect(results.map((r) => [r.id, r.status])).toEqual(events.map((e) => [e.id, 'queued']));
       expect(new Set(results.map((r) => r.job_id)).size).toBe(3);
 
+      const tryon = (await jobRows()).find((r) => r.id === results[1]?.job_id);
+      expect(tryon).toMatchObject({ kind: 'tryon', status: 'queued', waiting_for: expect.any(String) });
       const segments = await segmentQueue();
-      expect(segments.map(jobIdOf)).toEqual([results[0]?.job_id, results[2]?.job_id]);
-      expect(segments[1]?.data).toMatchObject({ purpose: 'person-mask', imageKey: keys.verifiedObjectKey(events[2]?.data.imageKey as string) });
-      expect((await jobsQueue()).map(jobIdOf)).toEqual([results[1]?.job_id]);
+      expect(segments.map(jobIdOf)).toEqual([results[0]?.job_id, tryon?.waiting_for, results[2]?.job_id]);
+      expect(segments[1]?.data).toMatchObject({ purpose: 'person-mask', imageKey: keys.verifiedObjectKey(events[1]?.data.personKey as string) });
+      expect(segments[2]?.data).toMatchObject({ purpose: 'person-mask', imageKey: keys.verifiedObjectKey(events[2]?.data.imageKey as string) });
+      expect(await jobsQueue()).toEqual([]);
     });
 
     it('an empty batch submits nothing', async () => {
@@ -279,7 +282,7 @@ describe.each(['postgres', 'pglite'] as const)('POST /api/cloudevents on %s', (k
     it('a bad image in a batch: 207, that result carries the problem, the others are queued', async () => {
       const notAnImage = keys.objectKey(ann.user.id, 'garment', randomUUID(), 'jpg');
       await putObject(w.storage, notAnImage, new TextEncoder().encode('this is not a JPEG at all'), 'image/jpeg');
-      const events = [await segmentEvent(), await segmentEvent({ imageKey: notAnImage }), await tryonEvent()];
+      const events = [await segmentEvent(), await segmentEvent({ imageKey: notAnImage }), await tryonEvent({ engine: 'warp' })];
       const results = await resultsOf(await batch(events), 207);
       expect(results[0]).toMatchObject({ id: events[0]?.id, status: 'queued' });
       expect(results[1]).toEqual({

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
 import { type ApiWorld, apiWorld, cleanupStack, closedPort, expectProblem } from '../../test/deps.ts';
 import { fixtures, putObject } from '../../test/images.ts';
-import { eventsOf, landmarks, storeImage } from '../../test/jobs.ts';
+import { eventsOf, landmarks, pendingRequests, storeImage } from '../../test/jobs.ts';
 
 /** The key jobs use for an upload: its checked copy. */
 const verified = keys.verifiedObjectKey;
@@ -104,7 +104,8 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
       const personKey = await storeImage(w.storage, ann.user.id, 'person');
       const garmentKey = await storeImage(w.storage, ann.user.id, 'garment');
       for (let i = 0; i < 3; i++) await accepted(await post('/api/snap', { personKey, garmentKey }));
-      const seeds = (await eventsOf(w.redis, keys.streams.jobs, ann.user.id)).map((e) => (e.data as { seed: number }).seed);
+      // each snap waits for its person mask: the request with its seed is kept on the try-on's row
+      const seeds = (await pendingRequests(w.database)).map((e) => e.data.seed);
       expect(seeds).toHaveLength(3);
       for (const seed of seeds) expect(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32).toBe(true);
       expect(new Set(seeds).size).toBeGreaterThan(1);
@@ -122,7 +123,7 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
       const personUrl = `${w.storage.config.endpoint}/${w.storage.bucket}/${personKey}`;
       const job = await accepted(await post('/api/snap', { user_photo_url: personUrl, cloth_clean_url: clothUrl, landmarks: landmarks(), seed: 7 }));
       expect(job).toMatchObject({ status: 'queued', kind: 'tryon', vton_id: cloth.vton_id });
-      const [event] = await eventsOf(w.redis, keys.streams.jobs, ann.user.id);
+      const [event] = await pendingRequests(w.database);
       expect(event?.data).toMatchObject({
         jobId: job.job_id,
         vtonId: cloth.vton_id,
@@ -147,6 +148,7 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
         resolution: null,
         batch_size: null,
         attempts: 0,
+        waiting_for: null,
         enqueued_at: expect.any(String),
         started_at: null,
         finished_at: null,
@@ -360,9 +362,14 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
       const responses = await Promise.all(Array.from({ length: 6 }, () => post('/api/snap', { personKey, garmentKey }, ann.accessToken, idem('race'))));
       const bodies = await Promise.all(responses.map(accepted));
       expect(new Set(bodies.map((b) => b.job_id)).size).toBe(1);
-      expect(await jobRows()).toHaveLength(1);
+      // the try-on and the person mask it waits for; the losers' mask requests were withdrawn
+      const rows = await jobRows();
+      expect(rows.map((r) => r.kind).sort()).toEqual(['segment', 'tryon']);
+      expect(rows.find((r) => r.kind === 'tryon')?.id).toBe(bodies[0]?.job_id);
       expect(await w.database.db.selectFrom('vtons').selectAll().execute()).toHaveLength(1);
-      expect(await eventsOf(w.redis, keys.streams.jobs, ann.user.id)).toHaveLength(1);
+      const masks = await eventsOf(w.redis, keys.streams.segment, ann.user.id);
+      expect(masks.map((e) => e.data)).toEqual([expect.objectContaining({ jobId: rows.find((r) => r.kind === 'segment')?.id, purpose: 'person-mask' })]);
+      expect(await w.redis.xlen(keys.streams.jobs)).toBe(0);
     });
 
     it.each([

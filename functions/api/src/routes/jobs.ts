@@ -15,6 +15,7 @@ import { ImageRejected } from '../images/rejected.ts';
 import { cursorField, encodeCursor, microIso } from '../jobs/cursor.ts';
 import { deadlineField, engineField, idField, landmarksField, objectKeyField, purposeField, seedField, stepsField } from '../jobs/fields.ts';
 import { idempotencyOf } from '../jobs/idempotency.ts';
+import type { VtonMask } from '../jobs/person-mask.ts';
 import { keyOfReference } from '../jobs/references.ts';
 import { type Submission, type SubmitResult, submitJob } from '../jobs/submit.ts';
 import { JOB_COLUMNS, jobView } from '../jobs/view.ts';
@@ -90,20 +91,21 @@ function snapKeys(c: Context<AppEnv>, body: z.output<typeof snapBody>): { person
 }
 
 /**
- * The caller's newest VTON made for this garment (as uploaded or cleaned), so a snap joins it.
- * VTONs hold verified keys; the garment may be named by its upload key. Indexed on both columns.
+ * The caller's newest VTON made for this garment (as uploaded or cleaned), so a snap joins it,
+ * with its person photo and mask (a snap of the same photo reuses the mask). VTONs hold verified
+ * keys; the garment may be named by its upload key. Indexed on both columns.
  */
-async function vtonOfGarment(c: Context<AppEnv>, garmentKey: string): Promise<string | undefined> {
+async function vtonOfGarment(c: Context<AppEnv>, garmentKey: string): Promise<({ id: string } & VtonMask) | undefined> {
   const key = keys.objectKeyPattern.test(garmentKey) ? keys.verifiedObjectKey(garmentKey) : garmentKey;
   const row = await c.var.deps.database.db
     .selectFrom('vtons')
-    .select('id')
+    .select(['id', 'person_key', 'mask_key'])
     .where('user_id', '=', c.var.auth.userId)
     .where((eb) => eb.or([eb('garment_key', '=', key), eb('cloth_clean_key', '=', key)]))
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .executeTakeFirst();
-  return row?.id;
+  return row && { id: row.id, personKey: row.person_key, maskKey: row.mask_key };
 }
 
 export const jobRoutes = new Hono<AppEnv>()
@@ -126,7 +128,8 @@ export const jobRoutes = new Hono<AppEnv>()
     const work = { kind: 'tryon' as const, personKey, garmentKey, landmarks: body.landmarks, seed: body.seed };
     if (body.vtonId) return submit(c, { vtonId: body.vtonId, work });
     // found among the caller's own: no second ownership check (the write is owner-scoped anyway)
-    return submit(c, { vtonId: await vtonOfGarment(c, garmentKey), vtonOwned: true, work });
+    const vton = await vtonOfGarment(c, garmentKey);
+    return submit(c, { vtonId: vton?.id, ownedVton: vton, work });
   })
   .get('/status/:job_id', requireAuth(), async (c) => {
     const id = c.req.param('job_id');

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { VtonsTable } from '@proteus/common/db';
 import { keys } from '@proteus/eventing';
 import { Hono } from 'hono';
-import { type Selectable, sql } from 'kysely';
+import { type RawBuilder, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { requireAuth } from '../auth/require-auth.ts';
 import type { AppEnv } from '../env.ts';
@@ -113,10 +113,14 @@ export const vtonRoutes = new Hono<AppEnv>()
     const exists = await c.var.deps.database.db.selectFrom('vtons').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
     if (!exists) throw noSuchVton(id);
     requireOwnKeys(userId, [body.garmentKey, body.personKey, body.maskKey]);
-    const changes: { garment_key?: string | null; person_key?: string | null; mask_key?: string | null; updated_at: Date } = { updated_at: new Date() };
+    const changes: { garment_key?: string | null; person_key?: string | null; mask_key?: string | null | RawBuilder<string | null>; updated_at: Date } = {
+      updated_at: new Date(),
+    };
     if (body.garmentKey !== undefined) changes.garment_key = body.garmentKey;
     if (body.personKey !== undefined) changes.person_key = body.personKey;
     if (body.maskKey !== undefined) changes.mask_key = body.maskKey;
+    // a mask fits the photo it was made from (try-ons reuse it): another photo without a mask drops it
+    else if (body.personKey !== undefined) changes.mask_key = sql<string | null>`case when person_key is not distinct from ${body.personKey} then mask_key end`;
     const row = await c.var.deps.database.db
       .updateTable('vtons')
       .set(changes)

@@ -89,6 +89,12 @@ export interface JobsTable {
   idempotency_key: string | null;
   /** sha256 of the submitted request: the same Idempotency-Key with another request is refused */
   request_hash: string | null;
+  /** a segmentation job's image (its imageKey); null for try-ons */
+  image_key: string | null;
+  /** the segmentation job (a person mask) this try-on waits for before it is queued; null once queued */
+  waiting_for: string | null;
+  /** the try-on's dev.proteus.tryon.requested (structured JSON), XADDed when the wait ends; set exactly when waiting_for is */
+  pending_event: string | null;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Schema migrations, in code, run at start on PostgreSQL and PGlite alike. Append new ones;
- * never edit one that has shipped. Later issues add VTONs and jobs (#4).
+ * never edit one that has shipped.
  */
 import { type Kysely, sql } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
@@ -124,6 +124,22 @@ export const migrations: Record<string, Migration> = {
     async down(db: Kysely<unknown>) {
       await db.schema.dropIndex('vtons_cloth_clean_key').execute();
       await db.schema.dropIndex('vtons_garment_key').execute();
+    },
+  },
+  '0005_jobs_wait_for_mask': {
+    // a try-on without a person mask waits for the segmentation job that makes one (#6): the job it
+    // waits for and the tryon.requested to queue then; a segmentation job keeps the image it cuts,
+    // so its mask lands on the VTON only while that is still the VTON's person photo
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('jobs').addColumn('image_key', 'text').addColumn('waiting_for', 'text').addColumn('pending_event', 'text').execute();
+      await db.schema.alterTable('jobs').addCheckConstraint('jobs_waiting_has_event', sql`(waiting_for is null) = (pending_event is null)`).execute();
+      // the sink finds the try-ons a finished segmentation releases; only waiting rows are indexed
+      await db.schema.createIndex('jobs_waiting_for').on('jobs').column('waiting_for').where(sql.ref('waiting_for'), 'is not', null).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('jobs_waiting_for').execute();
+      await db.schema.alterTable('jobs').dropConstraint('jobs_waiting_has_event').execute();
+      await db.schema.alterTable('jobs').dropColumn('pending_event').dropColumn('waiting_for').dropColumn('image_key').execute();
     },
   },
 };

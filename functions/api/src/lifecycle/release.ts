@@ -1,0 +1,86 @@
+/**
+ * Try-ons waiting for their person mask (jobs/person-mask.ts) are released when the segmentation
+ * job that makes it ends: in the transaction that records its outcome, and its (source, id), each
+ * waiting row is cleared and the tryon.requested kept on it is XADDed to queue:jobs, with
+ * `maskKey` when a mask was made, without when none was (the worker then builds one from the
+ * landmarks). The entries are XADDed before COMMIT: a refused XADD rolls the record back (503,
+ * the stream source retries) and recordEvent withdraws what a transaction that did not commit
+ * had queued. A re-delivered outcome is a recorded (source, id), and another outcome of the same
+ * job finds it finished and no row still waiting: a try-on is queued once.
+ */
+import type { Logger } from '@proteus/common';
+import type { Database } from '@proteus/common/db';
+import { EventValidationError, keys, type Producer, type ProteusEvent, parseEvent } from '@proteus/eventing';
+import type { Transaction } from 'kysely';
+import { queueUnavailable } from '../jobs/queue.ts';
+
+export interface QueuedEntry {
+  stream: string;
+  id: string;
+}
+
+export interface ReleaseContext {
+  producer: Producer;
+  log: Logger;
+  /** entries XADDed in this transaction so far: withdrawn if it does not commit */
+  queued: QueuedEntry[];
+}
+
+type TryonRequested = ProteusEvent<'dev.proteus.tryon.requested'>;
+
+/** The kept request, with the mask when there is one, checked against the contract. */
+export function releasedRequest(pending: string, maskKey: string | undefined): TryonRequested {
+  let kept: ProteusEvent;
+  try {
+    kept = parseEvent(JSON.parse(pending));
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new EventValidationError(`not JSON: ${error.message}`, [{ path: '(root)', message: 'not JSON' }]);
+    throw error;
+  }
+  if (kept.type !== 'dev.proteus.tryon.requested') {
+    throw new EventValidationError(`a ${kept.type} was kept instead of a dev.proteus.tryon.requested`, [{ path: 'type', message: 'unexpected type' }]);
+  }
+  return parseEvent({ ...kept, data: { ...kept.data, ...(maskKey ? { maskKey } : {}) } }) as TryonRequested;
+}
+
+/** Queues every try-on waiting for `segmentJobId`; answers how many were queued. */
+export async function releaseWaiting(
+  trx: Transaction<Database>,
+  ctx: ReleaseContext,
+  { segmentJobId, maskKey, now }: { segmentJobId: string; maskKey: string | undefined; now: Date },
+): Promise<number> {
+  // RETURNING sees the new row: the kept event is read from the row as it was (`kept`)
+  const waiting = await trx
+    .updateTable('jobs')
+    .set({ waiting_for: null, pending_event: null, updated_at: now })
+    .from('jobs as kept')
+    .whereRef('kept.id', '=', 'jobs.id')
+    .where('jobs.waiting_for', '=', segmentJobId)
+    .returning(['jobs.id', 'jobs.status', 'kept.pending_event'])
+    .execute();
+  let released = 0;
+  for (const row of waiting) {
+    if (row.status !== 'queued' || row.pending_event === null) continue;
+    let request: TryonRequested;
+    try {
+      request = releasedRequest(row.pending_event, maskKey);
+    } catch (error) {
+      if (!(error instanceof EventValidationError)) throw error;
+      // it would fail every retry of this delivery: the try-on fails, visibly, instead
+      const reason = `its request no longer passes the contract: ${error.message}`.slice(0, 2000);
+      await trx.updateTable('jobs').set({ status: 'failed', error: reason, finished_at: now, updated_at: now }).where('id', '=', row.id).execute();
+      ctx.log.error('waiting try-on not queued', { jobId: row.id, segmentJobId, reason });
+      continue;
+    }
+    let id: string;
+    try {
+      id = await ctx.producer.emit(keys.streams.jobs, request);
+    } catch (error) {
+      ctx.log.error('waiting try-on not queued: XADD failed', { error, jobId: row.id, segmentJobId });
+      throw queueUnavailable();
+    }
+    ctx.queued.push({ stream: keys.streams.jobs, id });
+    released++;
+  }
+  return released;
+}
