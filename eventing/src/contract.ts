@@ -28,6 +28,7 @@ export function contractDocument() {
       streamGroups: keys.streamGroups,
       channels: keys.channels,
       config: keys.config,
+      arbitrator: keys.arbitrator,
       worker: keys.worker,
       templates: {
         workerHeartbeat: keys.templates.workerHeartbeat,

@@ -45,6 +45,16 @@ export const config = {
 } as const;
 
 /**
+ * What the arbitrator keeps besides `config`: `policyChanges`, a stream of its
+ * `dev.proteus.policy.changed` events (one per change, appended in the same MULTI as the new
+ * `config:*` values). It has no consumer group (the workers act on `config:*`, not on the event);
+ * the ops view and bench read it with XREVRANGE, and the arbitrator caps it (XADD MAXLEN ~).
+ */
+export const arbitrator = {
+  policyChanges: 'events:policy',
+} as const;
+
+/**
  * Keys the gpu-workers write for others to read. `profile` is a Hash: field
  * `<engine>:<WIDTHxHEIGHT>:<steps>:<batchSize>`, value JSON `{"seconds", "samples", "at"}`, the
  * exponentially weighted seconds one batch of that shape took; the arbitrator reads it.

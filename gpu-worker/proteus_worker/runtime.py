@@ -118,6 +118,10 @@ class Weaver:
         )
         self._pool = ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="weaver")
         self.batches_run = 0
+        self._policy_size = 1
+        self._policy_degraded = False
+        self._unknown: dict[str, str] = {}
+        """the last unknown value seen per config key, so each is warned about once"""
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -167,17 +171,32 @@ class Weaver:
         self._admit(self._receive(room, block_ms), degraded)
 
     def policy(self) -> tuple[int, bool]:
-        """config:batch_size (1 when unset or not a number; at most WORKER_MAX_BATCH_SIZE) and config:degraded_mode."""
+        """config:batch_size and config:degraded_mode. Unset: batch 1, normal resolution. A value
+        the worker does not know (a size that is not a whole number of at least 1; a mode other than
+        0, 1, false, true) is ignored with a warning, once per value, and the last good value stays
+        (1 and normal before any); a size above WORKER_MAX_BATCH_SIZE is capped."""
         raw_size, raw_degraded = self.client.mget([self.c.batch_size_key, self.c.degraded_mode_key])
-        try:
-            size = int(str(raw_size)) if raw_size is not None else 1
-        except ValueError:
-            size = 1
-        size = max(1, min(size, self.settings.worker_max_batch_size))
-        degraded = str(raw_degraded).strip() in ("1", "true") if raw_degraded is not None else False
-        self.metrics.batch_target.set(size)
-        self.metrics.degraded.set(1 if degraded else 0)
-        return size, degraded
+        size = None if raw_size is None else _parse_batch_size(str(raw_size))
+        if raw_size is None or size is not None:
+            self._policy_size = size or 1
+            self._unknown.pop(self.c.batch_size_key, None)
+        else:
+            self._warn_unknown(self.c.batch_size_key, str(raw_size), self._policy_size)
+        degraded = None if raw_degraded is None else _parse_degraded(str(raw_degraded))
+        if raw_degraded is None or degraded is not None:
+            self._policy_degraded = bool(degraded)
+            self._unknown.pop(self.c.degraded_mode_key, None)
+        else:
+            self._warn_unknown(self.c.degraded_mode_key, str(raw_degraded), self._policy_degraded)
+        capped = min(self._policy_size, self.settings.worker_max_batch_size)
+        self.metrics.batch_target.set(capped)
+        self.metrics.degraded.set(1 if self._policy_degraded else 0)
+        return capped, self._policy_degraded
+
+    def _warn_unknown(self, key: str, raw: str, kept: object) -> None:
+        if self._unknown.get(key) != raw:
+            self._unknown[key] = raw
+            self.log.warn("ignoring an unknown config value", key=key, value=raw[:100], kept=kept)
 
     # --- receiving --------------------------------------------------------------------------------
 
@@ -452,3 +471,16 @@ def _checked(answer: object, shape: Shape) -> Result:
     if answer.size != (shape.width, shape.height):
         return JobFailed(f"the engine answered a {answer.width}x{answer.height} image, {shape.resolution} expected")
     return answer if answer.mode == "RGB" else answer.convert("RGB")
+
+
+def _parse_batch_size(text: str) -> int | None:
+    """A whole number of at least 1 (ASCII digits only), else None."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    size = int(text)
+    return size if size >= 1 else None
+
+
+def _parse_degraded(text: str) -> bool | None:
+    return {"0": False, "false": False, "1": True, "true": True}.get(text.strip().lower())

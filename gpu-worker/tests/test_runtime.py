@@ -18,6 +18,7 @@ from PIL import Image
 from proteus_worker.contract import contract
 from proteus_worker.engines.registry import Engines
 from proteus_worker.engines.warp import WarpEngine
+from proteus_worker.log import Logger
 from proteus_worker.queue import JobQueue
 from tests.conftest import S3Server
 from tests.fakes import FakeEngine
@@ -105,6 +106,55 @@ def test_batch_size_falls_back_and_is_capped(
         r.set("config:batch_size", value)
     r.set("config:degraded_mode", "1")
     assert weaver.policy() == (size, True)
+
+
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [
+        ("config:batch_size", "-3"),
+        ("config:batch_size", "2.5"),
+        ("config:batch_size", "８"),
+        ("config:degraded_mode", "maybe"),
+        ("config:degraded_mode", "2"),
+    ],
+)
+def test_an_unknown_config_value_is_ignored_with_one_warning_and_the_last_good_one_kept(
+    redis_url: str, r: redis.Redis, s3_server: S3Server, bucket: str, key: str, bad: str
+) -> None:
+    weaver = make_weaver(redis_url, s3_server, bucket, FakeEngine(), WORKER_MAX_BATCH_SIZE="8")
+    out = io.StringIO()
+    weaver.log = Logger(level="warn", out=out)
+    r.set("config:batch_size", "4")
+    r.set("config:degraded_mode", "1")
+    assert weaver.policy() == (4, True)
+    r.set(key, bad)
+    assert weaver.policy() == (4, True)
+    assert weaver.policy() == (4, True)
+    warnings = [json.loads(line) for line in out.getvalue().splitlines()]
+    kept = 4 if key == "config:batch_size" else True
+    assert warnings == [{**warnings[0], "level": "warn", "msg": "ignoring an unknown config value", "key": key, "value": bad, "kept": kept}]
+    r.set("config:batch_size", "2")
+    r.set("config:degraded_mode", "0")
+    assert weaver.policy() == (2, False)
+    r.set(key, bad)  # the same unknown value again after a good one: warned again, the new good value kept
+    assert weaver.policy() == (2, False)
+    assert len(out.getvalue().splitlines()) == 2
+
+
+def test_unknown_values_before_any_good_one_fall_back_to_batch_1_at_full_resolution(
+    redis_url: str, r: redis.Redis, s3_server: S3Server, bucket: str
+) -> None:
+    weaver = make_weaver(redis_url, s3_server, bucket, FakeEngine())
+    out = io.StringIO()
+    weaver.log = Logger(level="warn", out=out)
+    r.set("config:batch_size", "many")
+    r.set("config:degraded_mode", "yes please")
+    assert weaver.policy() == (1, False)
+    assert [json.loads(line)["key"] for line in out.getvalue().splitlines()] == ["config:batch_size", "config:degraded_mode"]
+    r.set("config:degraded_mode", "TRUE")
+    assert weaver.policy() == (1, True)
+    r.delete("config:batch_size", "config:degraded_mode")
+    assert weaver.policy() == (1, False)
 
 
 def test_degraded_mode_changes_the_shape(redis_url: str, r: redis.Redis, s3_server: S3Server, bucket: str, objects: Objects) -> None:

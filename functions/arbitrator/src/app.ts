@@ -1,41 +1,33 @@
-/** The arbitrator: on each tick, read the queue, decide, and write `config:*` for the workers. */
+/** The arbitrator: on each tick, read the queue, decide, and write `config:*` for the workers (tick.ts). */
 import { type Logger, notFoundHandler, problem, problemErrorHandler, runChecks } from '@proteus/common';
-import { EventValidationError, fromHttp, keys } from '@proteus/eventing';
+import { EventValidationError, fromHttp } from '@proteus/eventing';
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
-import { readQueueMetrics } from './metrics.ts';
-import { decidePolicy, type Policy, type PolicyConfig } from './policy.ts';
+import type { MetricsOptions } from './metrics.ts';
+import type { PolicyConfig } from './policy.ts';
+import { type ArbitratorMetrics, createArbitratorMetrics } from './prometheus.ts';
+import { handleTick, newTickState } from './tick.ts';
 
 export interface ArbitratorDeps {
   redis: Redis;
   log: Logger;
   policyConfig: PolicyConfig;
+  metricsOptions?: MetricsOptions;
+  metrics?: ArbitratorMetrics;
+  now?: () => number;
 }
 
-export async function handleTick(deps: ArbitratorDeps, previous: Policy | undefined): Promise<Policy> {
-  const metrics = await readQueueMetrics(deps.redis);
-  const policy = decidePolicy(metrics, previous, deps.policyConfig);
-  const record = { ...policy, ...metrics, at: new Date().toISOString() };
-  await deps.redis
-    .multi()
-    .set(keys.config.batchSize, String(policy.batchSize))
-    .set(keys.config.degradedMode, policy.degraded ? '1' : '0')
-    .set(keys.config.mode, policy.mode)
-    .set(keys.config.policy, JSON.stringify(record))
-    .exec();
-  if (!previous || previous.batchSize !== policy.batchSize || previous.degraded !== policy.degraded || previous.mode !== policy.mode) {
-    deps.log.info('policy changed', record);
-  }
-  return policy;
-}
+export const defaultMetricsOptions: MetricsOptions = { rateWindowMs: 120_000, waitWindowMs: 60_000, waitSamples: 200 };
 
-export function createApp(deps: ArbitratorDeps) {
-  let previous: Policy | undefined;
+export function createApp(given: ArbitratorDeps) {
+  const deps = { ...given, metricsOptions: given.metricsOptions ?? defaultMetricsOptions, metrics: given.metrics ?? createArbitratorMetrics() };
+  const state = newTickState(deps.metricsOptions);
   const app = new Hono();
   app.get('/health', async (c) => {
     const report = await runChecks('arbitrator', { redis: async () => deps.redis.ping() });
-    return c.json({ ...report, policy: previous ?? null }, report.status === 'ok' ? 200 : 503);
+    return c.json({ ...report, policy: state.previous ?? null }, report.status === 'ok' ? 200 : 503);
   });
+  app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }));
   app.post('/', async (c) => {
     try {
       const event = fromHttp(c.req.raw.headers, await c.req.text());
@@ -46,7 +38,13 @@ export function createApp(deps: ArbitratorDeps) {
       if (error instanceof EventValidationError) throw problem(400, 'invalid-event', 'Invalid CloudEvent', { detail: error.message, errors: error.issues });
       throw error;
     }
-    previous = await handleTick(deps, previous);
+    const outcome = await handleTick(deps, state);
+    if (outcome.kind === 'kept') {
+      throw problem(503, 'metrics-unavailable', 'Metrics unavailable', {
+        detail: `${outcome.metric}: ${outcome.error}; the last good policy stays`,
+        metric: outcome.metric,
+      });
+    }
     return c.body(null, 204);
   });
   app.notFound(notFoundHandler);
