@@ -2,6 +2,7 @@
 # Sourced after node-env.sh: installs what is missing, quickly when nothing is.
 #  - npm dependencies (onnxruntime-node must not download CUDA libraries: it bundles CPU ones)
 #  - the gpu-worker's virtualenv
+#  - Chromium for the web mirror's browser test (apt; called by test.sh)
 
 proteus_stamp_ok() { # $1 stamp file, rest: inputs; true when the stamp is newer than every input
   local stamp=$1; shift
@@ -57,4 +58,9 @@ proteus_install_kustomize() {
     return 1
   }
   touch "$dir/.installed-$proteus_kustomize_version"
+}
+
+proteus_ensure_chromium() { # Debian's Chromium, for the web mirror's browser test and benchmark (web/test)
+  [ -x /usr/bin/chromium ] && return 0
+  proteus_apt_install chromium # defined in services.sh
 }

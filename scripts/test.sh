@@ -17,6 +17,7 @@ mode=all
 
 proteus_install_npm || exit 1
 proteus_install_venv || exit 1
+proteus_ensure_chromium || exit 1
 
 run_dir=$(mktemp -d /tmp/proteus-test.XXXXXX)
 chmod 755 "$run_dir"

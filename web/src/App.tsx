@@ -1,60 +1,77 @@
 /**
- * The foundation's page: what Proteus is and whether every part of the stack answers.
- * The mirror, wardrobe, results and operator screens are issue #8.
+ * The web mirror: sign up or in, then the wardrobe (upload a garment, see it cut out), the
+ * mirror (live preview and Snap), the results (live status, before and after) and, for
+ * operators, the policy view. The mirror and operator screens load on first visit: the camera
+ * pipeline (three.js, MediaPipe) is not part of the first download.
  */
-import { createResource, createSignal, For, onCleanup, onMount, Show } from 'solid-js';
-import { checkRows, type HealthReport, updatesUrl } from './health.ts';
+import { createEffect, lazy, Match, Suspense, Switch } from 'solid-js';
+import { Layout } from './components/Layout.tsx';
+import { AuthPage } from './pages/Auth/AuthPage.tsx';
+import { ResultsPage } from './pages/Results/ResultsPage.tsx';
+import { WardrobePage } from './pages/Wardrobe/WardrobePage.tsx';
+import { currentPath, navigate, routeOf } from './router.ts';
+import { AppContext } from './stores/context.ts';
+import { createJobs } from './stores/createJobs.ts';
+import { createSession } from './stores/createSession.ts';
+import { createWardrobe } from './stores/createWardrobe.ts';
 
-async function fetchHealth(): Promise<HealthReport> {
-  const response = await fetch('/api/health');
-  return (await response.json()) as HealthReport;
-}
+const MirrorPage = lazy(() => import('./pages/Mirror/MirrorPage.tsx'));
+const OpsPage = lazy(() => import('./pages/Ops/OpsPage.tsx'));
 
 export function App() {
-  const [health, { refetch }] = createResource(fetchHealth);
-  const [socket, setSocket] = createSignal<'connecting' | 'open' | 'closed'>('connecting');
+  const session = createSession();
+  const jobs = createJobs(session);
+  const wardrobe = createWardrobe(session, jobs);
+  const route = () => routeOf(currentPath());
 
-  onMount(() => {
-    // reachability only: realtime says hello, then closes an unauthenticated socket (4401)
-    const ws = new WebSocket(updatesUrl(window.location));
-    ws.onmessage = (message) => {
-      if (String(message.data).includes('"hello"')) setSocket('open');
+  // signed out: only the sign-in and sign-up screens; signed in: never those
+  createEffect(() => {
+    const r = route();
+    const signedIn = session.user() !== undefined;
+    if (!signedIn && r !== 'signin' && r !== 'signup') navigate('/signin', { replace: true });
+    else if (signedIn && (r === undefined || r === 'signin' || r === 'signup')) navigate('/wardrobe', { replace: true });
+  });
+
+  createEffect(() => {
+    const titles: Record<string, string> = {
+      signin: 'Sign in',
+      signup: 'Sign up',
+      wardrobe: 'Wardrobe',
+      mirror: 'Mirror',
+      results: 'Results',
+      ops: 'Operators',
     };
-    ws.onclose = (event) => {
-      if (event.code !== 4401) setSocket('closed');
-    };
-    const timer = setInterval(() => refetch(), 5000);
-    onCleanup(() => {
-      clearInterval(timer);
-      ws.close();
-    });
+    const r = route();
+    document.title = r ? `${titles[r]} · Proteus` : 'Proteus';
   });
 
   return (
-    <main>
-      <h1>Proteus</h1>
-      <p class="lede">Virtual try-on: a garment photo, cut out, warped live onto you, then rendered photoreal on GPUs.</p>
-      <section aria-labelledby="status">
-        <h2 id="status">Stack status</h2>
-        <Show when={health()} fallback={<p>{health.error ? 'The api does not answer.' : 'Checking…'}</p>}>
-          {(report) => (
-            <ul class="checks">
-              <For each={checkRows(report())}>
-                {(row) => (
-                  <li classList={{ ok: row.ok, bad: !row.ok }}>
-                    <span class="dot" aria-hidden="true" />
-                    <strong>{row.name}</strong> <span>{row.text}</span>
-                  </li>
-                )}
-              </For>
-              <li classList={{ ok: socket() === 'open', bad: socket() === 'closed' }}>
-                <span class="dot" aria-hidden="true" />
-                <strong>Live updates</strong> <span>{socket()}</span>
-              </li>
-            </ul>
-          )}
-        </Show>
-      </section>
-    </main>
+    <AppContext.Provider value={{ session, jobs, wardrobe }}>
+      <Switch>
+        <Match when={route() === 'signin' || route() === 'signup'}>
+          <AuthPage mode={route() === 'signup' ? 'signup' : 'signin'} />
+        </Match>
+        <Match when={session.user()}>
+          <Layout>
+            <Suspense fallback={<p class="loading">Loading…</p>}>
+              <Switch>
+                <Match when={route() === 'wardrobe'}>
+                  <WardrobePage />
+                </Match>
+                <Match when={route() === 'mirror'}>
+                  <MirrorPage />
+                </Match>
+                <Match when={route() === 'results'}>
+                  <ResultsPage />
+                </Match>
+                <Match when={route() === 'ops'}>
+                  <OpsPage />
+                </Match>
+              </Switch>
+            </Suspense>
+          </Layout>
+        </Match>
+      </Switch>
+    </AppContext.Provider>
   );
 }

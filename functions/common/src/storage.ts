@@ -110,13 +110,21 @@ interface S3rverConstructor {
     address: string;
     directory: string;
     silent: boolean;
-    configureBuckets: { name: string }[];
+    configureBuckets: { name: string; configs?: string[] }[];
   }): {
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
   };
 }
 const s3rverModule = 's3rver';
+
+/**
+ * The browser uploads straight to object storage with the presigned POST (an XHR with upload
+ * progress, which is preflighted) and reads results and cleaned garments from it (as WebGL
+ * textures, which need CORS): any origin may GET, HEAD and POST. What may be written is
+ * still what each signed policy allows. A real bucket needs the same rule (docs/WEB.md).
+ */
+export const EMBEDDED_S3_CORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
 
 /**
  * Starts an in-process S3-protocol server (s3rver) on loopback with the bucket created.
@@ -136,7 +144,7 @@ export async function startEmbeddedS3({
 }): Promise<EmbeddedS3> {
   mkdirSync(directory, { recursive: true });
   const { default: S3rver } = (await import(s3rverModule)) as { default: S3rverConstructor };
-  const server = new S3rver({ port, address: host, directory, silent: true, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({ port, address: host, directory, silent: true, configureBuckets: [{ name: bucket, configs: [EMBEDDED_S3_CORS] }] });
   const address = await server.run();
   const endpoint = `http://${host}:${address.port}`;
   return {
