@@ -13,6 +13,7 @@ import { events } from './routes/events.ts';
 import { health } from './routes/health.ts';
 import { images } from './routes/images.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { opsRoutes } from './routes/ops.ts';
 import { userRoutes } from './routes/users.ts';
 import { vtonRoutes } from './routes/vtons.ts';
 import { webApp } from './routes/web.ts';
@@ -45,6 +46,7 @@ export function createApp(given: ApiDeps) {
   // job submission, status and listing; each route guards itself
   app.route('/api', jobRoutes);
   app.route('/api/cloudevents', cloudEvents);
+  app.route('/api/ops', opsRoutes);
   app.route('/events', events);
   if (deps.webDist) app.route('/', webApp(deps.webDist));
   app.notFound(notFoundHandler);

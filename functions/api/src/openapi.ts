@@ -99,6 +99,19 @@ const submission: Pick<Operation, 'access' | 'tag' | 'success' | 'problems' | 'h
 const operations: Operation[] = [
   { method: 'get', path: '/api/health', summary: 'Readiness: every dependency', tag: 'Health', access: 'public', success: {} },
   {
+    method: 'get',
+    path: '/api/ops/status',
+    summary: 'The operator view (admins): queue depth, policy, workers, wait p95, recent policy changes',
+    tag: 'Health',
+    access: 'admin',
+    success: {
+      200: {
+        description:
+          '`{at, queueDepth, policy: {batchSize, degraded, mode, reason, since} | null, workers: [{name, engine, at}], waitP95Ms | null, waitWindowS, recentChanges: [{id, at, batchSize, degraded, mode, reason, queueDepth, avgWaitMs}]}` (docs/WEB.md)',
+      },
+    },
+  },
+  {
     method: 'post',
     path: '/api/auth/signup',
     summary: 'Create an account',

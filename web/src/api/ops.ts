@@ -1,8 +1,8 @@
 /**
- * The operator view's contract with the api: `GET /api/ops/status` (admins only). The api does
- * not offer it yet (it is requested from the api's owner, docs/WEB.md), so the client is a
- * feature check: a 404 means "not on this server" and the view falls back to /api/health;
- * an answer that breaks the contract is refused by name rather than drawn wrongly.
+ * The operator view's contract with the api: `GET /api/ops/status` (admins only,
+ * functions/api/src/routes/ops.ts). The client is still a feature check, for an older api: a 404
+ * means "not on this server" and the view falls back to /api/health; an answer that breaks the
+ * contract is refused by name rather than drawn wrongly.
  */
 import type { ApiClient } from './client.ts';
 import { ApiError } from './problem.ts';
