@@ -204,7 +204,14 @@ const specs: PartSpec[] = [
   {
     name: 'segment',
     ...node('functions/segment', 'src/server.ts'),
-    env: { ...base, ...partStorageEnv, PORT: String(ports.segment) },
+    // no model hub here: without a real model in functions/segment/model/hub the tiny random one runs, loudly (SEGMENT_* of the shell win)
+    env: {
+      ...base,
+      ...partStorageEnv,
+      PORT: String(ports.segment),
+      SEGMENT_TINY_FALLBACK: 'true',
+      ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('SEGMENT_') && v)),
+    },
     healthUrl: `${local(ports.segment)}/health`,
   },
   {

@@ -43,7 +43,8 @@ export function plotTrace(title: string, results: SimResult[], sloS: number): st
   }
   const height = TOP + panels.length * (PANEL + GAP) + 30;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${xmlText(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${LEFT}" y="22" font-size="16" font-weight="bold">${xmlText(title)}</text>`,
   ];
