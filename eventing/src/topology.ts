@@ -65,7 +65,9 @@ export const streamRoutes: StreamRoute[] = [
     stream: streams.segment,
     group: groups.tailors,
     sink: { part: 'segment', path: '/' },
-    delivery: defaultDelivery,
+    // a segmentation takes ~1 s on 2 cores and the function runs one at a time: the 8th request
+    // in flight waits ~7 s, too close to the default 10 s timeout (a timeout is retried, the work redone)
+    delivery: { ...defaultDelivery, timeout: 'PT30S' },
     inFlight: 8,
     onDeadLetter: { stream: streams.lifecycle, failure: segmentationFailed },
   },

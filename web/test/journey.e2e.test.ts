@@ -214,7 +214,7 @@ describe('the web mirror, end to end', () => {
     expect(consoleErrors.filter((e) => !/favicon/.test(e))).toEqual([]);
   }, 600_000);
 
-  it('tells a shopper what went wrong: not an image, too big, camera blocked, offline; the operator view without its endpoint', async () => {
+  it('tells a shopper what went wrong: not an image, too big, camera blocked, offline; the operator view for a shopper', async () => {
     // a context without the camera permission
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const other = await context.newPage();
@@ -255,9 +255,9 @@ describe('the web mirror, end to end', () => {
       await expect.poll(() => other.getByTestId('unreachable').count(), { timeout: 30_000 }).toBe(0);
       await expect.poll(() => other.getByTestId('connection').textContent(), { timeout: 30_000 }).toContain('Live');
 
-      // the operator view on an api without GET /api/ops/status: it says so, and shows the stack's health
+      // the operator view for a shopper: GET /api/ops/status answers 403; it says so, and shows the stack's health
       await other.goto(`${stack.url}/ops`);
-      await expect.poll(() => other.getByTestId('ops-unavailable').textContent(), { timeout: 20_000 }).toContain('not available on this server');
+      await expect.poll(() => other.getByTestId('ops-unavailable').textContent(), { timeout: 20_000 }).toContain('Operators only');
       await expect.poll(() => other.getByTestId('health').locator('li').count(), { timeout: 20_000 }).toBe(5);
       await other.screenshot({ path: join(OUT, '12-ops-fallback.png'), fullPage: true });
     } finally {

@@ -1,0 +1,181 @@
+/**
+ * A client of the running stack from outside, over HTTP and the /updates WebSocket only, as a
+ * shopper or a shop backend meets it: sign up, presigned POST uploads, job submissions, and the
+ * job events of one user collected from the socket. Used by the journey test and the load and
+ * chaos commands, so that all three drive the stack the same way.
+ */
+import { randomUUID } from 'node:crypto';
+import { WebSocket } from 'ws';
+
+export interface Session {
+  url: string;
+  token: string;
+  userId: string;
+  email: string;
+}
+
+export interface JobEvent {
+  type: 'job' | 'progress';
+  job_id: string;
+  status: string;
+  result_url?: string | null;
+  userId: string;
+  vton_id?: string;
+  kind?: string;
+  error?: string;
+  step?: number;
+  steps?: number;
+}
+
+export interface SubmittedJob {
+  job_id: string;
+  status: string;
+  kind: string;
+  vton_id: string;
+  waiting_for?: string;
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    what: string,
+  ) {
+    super(`${what}: HTTP ${status} ${body.slice(0, 500)}`);
+  }
+}
+
+/** JSON request; anything but 2xx throws with the problem's text. */
+export async function call<T>(
+  url: string,
+  method: string,
+  path: string,
+  { token, body, headers = {} }: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<T> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new HttpError(response.status, text, `${method} ${path}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export async function signUp(url: string, label = 'e2e'): Promise<Session> {
+  const email = `${label}-${randomUUID()}@example.org`;
+  const answer = await call<{ user: { id: string }; accessToken: string }>(url, 'POST', '/api/auth/signup', {
+    body: { email, password: `pw-${randomUUID()}` },
+  });
+  return { url, token: answer.accessToken, userId: answer.user.id, email };
+}
+
+/** Presigned POST of the bytes, then /api/images/verify; answers the verified copy's key. */
+export async function uploadImage(session: Session, bytes: Uint8Array, kind: 'garment' | 'person', contentType: 'image/png' | 'image/jpeg'): Promise<string> {
+  const presigned = await call<{ url: string; fields: Record<string, string>; key: string }>(
+    session.url,
+    'GET',
+    `/api/images/presignedUpUrl?kind=${kind}&contentType=${encodeURIComponent(contentType)}`,
+    { token: session.token },
+  );
+  const form = new FormData();
+  for (const [k, v] of Object.entries(presigned.fields)) form.append(k, v);
+  form.append('file', new Blob([bytes], { type: contentType }));
+  const stored = await fetch(presigned.url, { method: 'POST', body: form, signal: AbortSignal.timeout(60_000) });
+  if (!stored.ok) throw new HttpError(stored.status, await stored.text(), 'presigned POST');
+  const verified = await call<{ key: string }>(session.url, 'POST', '/api/images/verify', {
+    token: session.token,
+    body: { key: presigned.key, expectedType: contentType },
+  });
+  return verified.key;
+}
+
+/** 33 MediaPipe pose landmarks of a shopper facing the camera, torso inside the frame. */
+export function facingLandmarks(): { x: number; y: number; z: number; visibility: number }[] {
+  const points = Array.from({ length: 33 }, () => ({ x: 0.5, y: 0.5, z: 0, visibility: 0.9 }));
+  points[11] = { x: 0.68, y: 0.42, z: 0, visibility: 0.95 };
+  points[12] = { x: 0.32, y: 0.42, z: 0, visibility: 0.95 };
+  points[23] = { x: 0.63, y: 0.85, z: 0, visibility: 0.9 };
+  points[24] = { x: 0.37, y: 0.85, z: 0, visibility: 0.9 };
+  return points;
+}
+
+/**
+ * One user's /updates socket, authenticated by its first message; every job event is kept in
+ * arrival order, and `until` waits for one that matches.
+ */
+export class Updates {
+  readonly events: JobEvent[] = [];
+  /** when each event arrived (performance.now()) */
+  readonly arrivedAt = new WeakMap<JobEvent, number>();
+  private waiters: { match: (e: JobEvent) => boolean; resolve: (e: JobEvent) => void }[] = [];
+  private constructor(private readonly socket: WebSocket) {}
+
+  static open(session: Session, timeoutMs = 30_000): Promise<Updates> {
+    const socket = new WebSocket(`${session.url.replace(/^http/, 'ws')}/updates`, { headers: { origin: session.url } });
+    const updates = new Updates(socket);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the /updates socket was not ready in time')), timeoutMs);
+      socket.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      socket.on('close', (code, reason) => {
+        clearTimeout(timer);
+        reject(new Error(`the /updates socket closed before it was ready: ${code} ${reason}`));
+      });
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type: string };
+        if (message.type === 'hello') socket.send(JSON.stringify({ type: 'auth', token: session.token }));
+        else if (message.type === 'ready') {
+          clearTimeout(timer);
+          resolve(updates);
+        } else if (message.type === 'job' || message.type === 'progress') updates.push(message as unknown as JobEvent);
+      });
+    });
+  }
+
+  private push(event: JobEvent) {
+    this.arrivedAt.set(event, performance.now());
+    this.events.push(event);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.match(event)) return true;
+      w.resolve(event);
+      return false;
+    });
+  }
+
+  until(match: (e: JobEvent) => boolean, timeoutMs: number, what = 'an event'): Promise<JobEvent> {
+    const seen = this.events.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no ${what} on the socket after ${timeoutMs} ms; saw ${JSON.stringify(this.events.slice(-10))}`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        match,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
+    });
+  }
+
+  /** The terminal event of a job (completed or failed). */
+  terminal(jobId: string, timeoutMs: number): Promise<JobEvent> {
+    return this.until((e) => e.type === 'job' && e.job_id === jobId && isTerminal(e.status), timeoutMs, `terminal event of ${jobId}`);
+  }
+
+  close() {
+    this.socket.close();
+  }
+}
+
+export const isTerminal = (status: string) => status === 'completed' || status === 'failed';
