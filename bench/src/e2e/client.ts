@@ -25,6 +25,8 @@ export interface JobEvent {
   error?: string;
   step?: number;
   steps?: number;
+  /** read from the api after a resync notice, not received as a message */
+  viaResync?: boolean;
 }
 
 export interface SubmittedJob {
@@ -136,8 +138,33 @@ export class Updates {
           clearTimeout(timer);
           resolve(updates);
         } else if (message.type === 'job' || message.type === 'progress') updates.push(message as unknown as JobEvent);
+        else if (message.type === 'resync') void updates.resync(session);
       });
     });
+  }
+
+  /**
+   * What a client does when the server says updates may have been missed: reads its jobs from
+   * the api and takes each finished one it has not seen finish (marked `viaResync`).
+   */
+  private async resync(session: Session) {
+    let cursor: string | null = null;
+    try {
+      for (;;) {
+        const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+        const page: { items: JobEvent[]; nextCursor: string | null; hasMore: boolean } = await call(session.url, 'GET', `/api/jobs${query}`, {
+          token: session.token,
+        });
+        for (const job of page.items) {
+          if (!isTerminal(job.status) || this.events.some((e) => e.type === 'job' && e.job_id === job.job_id && isTerminal(e.status))) continue;
+          this.push({ ...job, type: 'job', userId: session.userId, viaResync: true });
+        }
+        if (!page.hasMore) return;
+        cursor = page.nextCursor;
+      }
+    } catch {
+      // the api unreachable: a later resync notice or reconnect tries again
+    }
   }
 
   private push(event: JobEvent) {

@@ -32,10 +32,10 @@ const now = () => Math.floor(Date.now() / 1000);
 const token = (sub: string, claims: Record<string, unknown> = {}, secret = SECRET) =>
   sign({ sub, role: 'user', typ: 'access', iat: now(), exp: now() + 600, ...claims }, secret, 'HS256');
 
-async function replica(options: { authTimeoutMs?: number; maxBufferedBytes?: number } = {}) {
+async function replica(options: { authTimeoutMs?: number; maxBufferedBytes?: number; subscriberName?: string } = {}) {
   const log = createLogger('realtime', { level: 'error', write: () => true });
   const redis = createRedis(redisUrl, 'owners-test');
-  const subscriber = createRedis(redisUrl, 'owners-test-sub');
+  const subscriber = createRedis(redisUrl, options.subscriberName ?? 'owners-test-sub');
   const updates = createUpdates({ subscriber, allowedOrigins: [ORIGIN], heartbeatMs: 25_000, log, jwtSecret: SECRET, ...options });
   await updates.start();
   const server = await listen(createApp({ redis, updates, log }), { port: 0, host: '127.0.0.1', part: 'realtime' });
@@ -83,6 +83,34 @@ const publish = (userId: string, jobId: string) =>
 const jobsOf = (client: Client) => client.messages.filter((m) => m.type === 'job').map((m) => m.job_id);
 
 describe('owners', () => {
+  it('tells every owned socket to resync when its subscription comes back after Redis dropped it', async () => {
+    const subscriberName = uniqueName('owners-test-sub');
+    const r = await replica({ subscriberName });
+    const alice = uniqueName('alice');
+    const client = await authed(r.wsUrl, alice);
+    const anonymous = open(r.wsUrl);
+    // the subscriber's connection cut, as by a Redis restart; ioredis reconnects and resubscribes
+    const killer = createRedis(redisUrl, 'owners-test-killer');
+    cleanups.push(() => killer.disconnect());
+    const list = String(await killer.client('LIST'));
+    const id = list
+      .split('\n')
+      .find((line) => line.includes(`name=${subscriberName} `))
+      ?.match(/id=(\d+)/)?.[1];
+    expect(id).toBeDefined();
+    await killer.client('KILL', 'ID', id as string);
+    await waitFor(() => client.messages.some((m) => m.type === 'resync'), { what: 'a resync notice' });
+    expect(anonymous.messages.some((m) => m.type === 'resync')).toBe(false);
+    // and it is subscribed again: the next update arrives
+    await waitFor(
+      async () => {
+        await publish(alice, 'after');
+        return jobsOf(client).includes('after');
+      },
+      { what: 'an update after the resubscription', intervalMs: 200 },
+    );
+  });
+
   it('two users on two replicas each receive exactly their own events, on every socket they have', async () => {
     const [a, b] = [await replica(), await replica()];
     const [alice, bob] = [uniqueName('alice'), uniqueName('bob')];

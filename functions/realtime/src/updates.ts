@@ -11,6 +11,10 @@
  *
  * A client that does not read its messages is cut off once `maxBufferedBytes` are queued for it,
  * so it never holds memory or other sockets hostage; on reconnect it resyncs from the api.
+ *
+ * Pub/Sub keeps nothing for a subscriber that is away: when the subscription comes back after
+ * its Redis connection dropped, every owned socket gets `{"type":"resync"}`, on which a client
+ * reads what it missed from the api (`GET /api/jobs?since=`), as after its own reconnect.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -54,6 +58,25 @@ export function createUpdates({
   const owners = new Map<string, Set<WebSocket>>();
   const alive = new WeakMap<WebSocket, boolean>();
   let subscribed = false;
+
+  // ioredis resubscribes by itself after a reconnect; updates published meanwhile are gone
+  let dropped = false;
+  subscriber.on('close', () => {
+    if (subscribed) dropped = true;
+  });
+  subscriber.on('ready', () => {
+    if (!dropped) return;
+    dropped = false;
+    const notice = JSON.stringify({ type: 'resync', reason: 'updates may have been missed while Redis was unreachable' });
+    let told = 0;
+    for (const sockets of owners.values()) {
+      for (const socket of sockets) {
+        deliver(socket, notice);
+        told++;
+      }
+    }
+    log.warn('updates subscription restored; sockets told to resync', { sockets: told });
+  });
 
   subscriber.on('message', (_channel: string, message: string) => {
     let userId: unknown;

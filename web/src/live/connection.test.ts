@@ -99,6 +99,17 @@ describe('the updates connection', () => {
     expect(h.updates).toEqual([jobMessage]);
   });
 
+  it('resyncs when the server says its own subscription was cut, without reconnecting', () => {
+    const h = harness();
+    h.last().open();
+    h.last().message({ type: 'ready', userId: 'u1' });
+    expect(h.resync).toHaveBeenCalledTimes(1);
+    h.last().message({ type: 'resync', reason: 'updates may have been missed' });
+    expect(h.resync).toHaveBeenCalledTimes(2);
+    expect(h.sockets).toHaveLength(1);
+    expect(h.updates).toEqual([]);
+  });
+
   it('reconnects after a drop with growing delays, and resyncs again so missed jobs show up', () => {
     const h = harness();
     h.last().open();

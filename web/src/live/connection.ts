@@ -50,12 +50,12 @@ export function reconnectDelay(attempt: number, { baseMs = 500, maxMs = 15_000, 
   return Math.round(step / 2 + (random() * step) / 2);
 }
 
-function isReady(data: unknown): boolean {
-  if (typeof data !== 'string') return false;
+function typeOf(data: unknown): unknown {
+  if (typeof data !== 'string') return undefined;
   try {
-    return (JSON.parse(data) as { type?: unknown }).type === 'ready';
+    return (JSON.parse(data) as { type?: unknown }).type;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -103,11 +103,19 @@ export function connectUpdates(options: ConnectionOptions): Connection {
     let ready = false;
     ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token }));
     ws.onmessage = (event) => {
-      if (!ready && isReady(event.data)) {
+      const type = typeOf(event.data);
+      if (!ready && type === 'ready') {
         ready = true;
         attempt = 0;
         setState('live');
         // after `ready`: nothing published from here on is missed, and the resync covers before
+        options.resync().catch(() => {
+          // the api is unreachable: the next reconnect resyncs again
+        });
+        return;
+      }
+      if (ready && type === 'resync') {
+        // the server's own subscription was cut (Redis restarted): updates may have been missed
         options.resync().catch(() => {
           // the api is unreachable: the next reconnect resyncs again
         });
