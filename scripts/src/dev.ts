@@ -198,6 +198,8 @@ const specs: PartSpec[] = [
       WEB_DIST: webDist,
       JWT_SECRET: jwtSecret,
       ...(config.DATABASE_URL ? { DATABASE_URL: config.DATABASE_URL } : { PGLITE_DIR: join(devDir, 'pglite') }),
+      // `ADMIN_EMAILS=you@example.com npm run dev`: that account sees the operator view
+      ...(process.env.ADMIN_EMAILS ? { ADMIN_EMAILS: process.env.ADMIN_EMAILS } : {}),
     },
     healthUrl: `${local(ports.api)}/healthz`,
   },
