@@ -2,7 +2,7 @@ export { type DeadLetter, listDeadLetters, RedriveError, type Redriven, redrive,
 export * from './events.ts';
 export * from './http.ts';
 export * as keys from './keys.ts';
-export { createProducer, type Producer } from './producer.ts';
+export { createProducer, fieldMap, type Producer } from './producer.ts';
 export { createStreamSource, durationMs, ensureGroup } from './stream-source.ts';
 export { createTickSource } from './tick-source.ts';
 export * from './topology.ts';

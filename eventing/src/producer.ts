@@ -93,7 +93,8 @@ export function createProducer(redis: Redis, { retentionMs = 10 * 60_000, refres
   };
 }
 
-function fieldMap(fields: unknown[]): Record<string, unknown> {
+/** A Redis reply of alternating names and values (XINFO, a stream entry's fields) as an object. */
+export function fieldMap(fields: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) out[String(fields[i])] = fields[i + 1];
   return out;

@@ -130,7 +130,7 @@ export interface ApiWorld {
   deps: ApiDeps;
   app: App;
   lines: Record<string, unknown>[];
-  /** no users (their rows cascade), an empty Redis database, no log lines */
+  /** no users (their rows cascade), no processed events, an empty Redis database, no log lines */
   reset(): Promise<void>;
 }
 
@@ -149,6 +149,7 @@ export async function apiWorld(kind: 'postgres' | 'pglite', cleanups: { push(c: 
     lines,
     async reset() {
       await database.db.deleteFrom('users').execute();
+      await database.db.deleteFrom('processed_events').execute();
       await redis.flushdb();
       lines.length = 0;
     },

@@ -4,6 +4,7 @@ import type { DatabaseHandle } from '@proteus/common/db';
 import type { ObjectStorage } from '@proteus/common/storage';
 import { keys, type ProteusEvent, parseEvent } from '@proteus/eventing';
 import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
 import { fixtures, putObject } from './images.ts';
 
 /** Stores a real image under the user's prefix and answers its key. */
@@ -44,4 +45,18 @@ export async function pendingRequests(database: DatabaseHandle): Promise<Proteus
     if (event.type !== 'dev.proteus.tryon.requested') throw new Error(`kept a ${event.type}`);
     return event;
   });
+}
+
+/** A submission's 202 answer, as the tests read it. */
+export interface Submitted {
+  job_id: string;
+  status: string;
+  kind: string;
+  vton_id: string;
+}
+
+/** Expects 202 (showing the body otherwise) and answers the submitted job. */
+export async function accepted(response: Response): Promise<Submitted> {
+  expect(response.status, await response.clone().text()).toBe(202);
+  return (await response.json()) as Submitted;
 }

@@ -6,7 +6,7 @@
  * naming the metric: the tick then keeps the last good policy. Single malformed entries of streams
  * or of the profile that other parties write are skipped and reported, not fatal.
  */
-import { keys } from '@proteus/eventing';
+import { fieldMap, keys } from '@proteus/eventing';
 import { type Redis, ReplyError } from 'ioredis';
 import type { ArrivalMeter } from './arrivals.ts';
 import type { PolicyMetrics } from './policy.ts';
@@ -185,9 +185,3 @@ async function named<T>(metric: MetricName, read: Promise<T>): Promise<T> {
 }
 
 const waitOf = (oldest: string | undefined, now: number) => (oldest ? Math.max(0, now - entryTimeMs(oldest)) : 0);
-
-function fieldMap(fields: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) out[String(fields[i])] = fields[i + 1];
-  return out;
-}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
 import { type ApiWorld, apiWorld, cleanupStack, expectProblem } from '../../test/deps.ts';
 import { fixtures, putObject } from '../../test/images.ts';
-import { eventsOf, landmarks, storeImage } from '../../test/jobs.ts';
+import { accepted, eventsOf, landmarks, storeImage } from '../../test/jobs.ts';
 import { createApp } from '../app.ts';
 import { releasedRequest } from '../lifecycle/release.ts';
 import { openApiDocument } from '../openapi.ts';
@@ -82,13 +82,6 @@ describe('the OpenAPI document', () => {
   });
 });
 
-interface Submitted {
-  job_id: string;
-  status: string;
-  kind: string;
-  vton_id: string;
-}
-
 describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person mask on %s', (kind) => {
   const cleanups = cleanupStack();
   let w: ApiWorld;
@@ -102,7 +95,6 @@ describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person 
   afterAll(() => cleanups.run());
   beforeEach(async () => {
     await w.reset();
-    await w.database.db.deleteFrom('processed_events').execute();
     ann = await signUp(w.app, 'ann@example.com');
     garmentKey = await storeImage(w.storage, ann.user.id, 'garment');
     personKey = await storeImage(w.storage, ann.user.id, 'person');
@@ -111,10 +103,6 @@ describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) => {
     const init = jsonInit('POST', body, ann.accessToken);
     return w.app.request(path, { ...init, headers: { ...(init.headers as Record<string, string>), ...headers } });
-  };
-  const accepted = async (response: Response): Promise<Submitted> => {
-    expect(response.status, await response.clone().text()).toBe(202);
-    return (await response.json()) as Submitted;
   };
   const snap = async (body: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
     accepted(await post('/api/snap', { personKey, garmentKey, landmarks: landmarks(), seed: 11, ...body }, headers));

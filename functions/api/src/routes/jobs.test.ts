@@ -5,17 +5,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
 import { type ApiWorld, apiWorld, cleanupStack, closedPort, expectProblem } from '../../test/deps.ts';
 import { fixtures, putObject } from '../../test/images.ts';
-import { eventsOf, landmarks, pendingRequests, storeImage } from '../../test/jobs.ts';
+import { accepted, eventsOf, landmarks, pendingRequests, storeImage } from '../../test/jobs.ts';
 
 /** The key jobs use for an upload: its checked copy. */
 const verified = keys.verifiedObjectKey;
-
-interface Submitted {
-  job_id: string;
-  status: string;
-  kind: string;
-  vton_id: string;
-}
 
 describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) => {
   const cleanups = cleanupStack();
@@ -36,10 +29,6 @@ describe.each(['postgres', 'pglite'] as const)('job submission on %s', (kind) =>
   const post = (path: string, body: unknown, token = ann.accessToken, headers: Record<string, string> = {}) => {
     const init = jsonInit('POST', body, token);
     return w.app.request(path, { ...init, headers: { ...(init.headers as Record<string, string>), ...headers } });
-  };
-  const accepted = async (response: Response): Promise<Submitted> => {
-    expect(response.status, await response.clone().text()).toBe(202);
-    return (await response.json()) as Submitted;
   };
   const jobRows = () => w.database.db.selectFrom('jobs').selectAll().execute();
   const vtonRow = (id: string) => w.database.db.selectFrom('vtons').selectAll().where('id', '=', id).executeTakeFirstOrThrow();

@@ -4,7 +4,7 @@
  * (@proteus/arbitrator/metrics), so the view shows what the policy decided on.
  */
 import { readQueue, readRecentWaits } from '@proteus/arbitrator/metrics';
-import { keys, type ProteusEvent } from '@proteus/eventing';
+import { fieldMap, keys, type ProteusEvent } from '@proteus/eventing';
 import { Hono } from 'hono';
 import { requireAuth } from '../auth/require-auth.ts';
 import type { AppEnv } from '../env.ts';
@@ -32,9 +32,8 @@ function policyOf(text: string | null) {
 /** The newest `policy.changed` events, newest first; entries that do not parse are left out. */
 function changesOf(entries: [string, string[]][]) {
   return entries.flatMap(([id, fields]) => {
-    const at = fields.indexOf(keys.entryField);
     try {
-      const event = JSON.parse(fields[at + 1] ?? '') as ProteusEvent<'dev.proteus.policy.changed'>;
+      const event = JSON.parse(String(fieldMap(fields)[keys.entryField])) as ProteusEvent<'dev.proteus.policy.changed'>;
       if (event.type !== 'dev.proteus.policy.changed') return [];
       const { batchSize, degraded, mode, reason, queueDepth, avgWaitMs } = event.data;
       return [{ id, at: event.time, batchSize, degraded, mode, reason, queueDepth, avgWaitMs }];
