@@ -71,6 +71,16 @@ describe('dev gateway', () => {
     expect(messages).toEqual(['realtime:/updates:http://localhost:8080', 'echo:ping']);
   });
 
+  it('refuses the api’s internal routes with 403, as the cluster’s ingress does', async () => {
+    const { url } = await startGateway({ api: await upstream('api'), realtime: await upstream('realtime') });
+    for (const path of ['/events', '/events/x', '/metrics', '/healthz']) {
+      const response = await fetch(`${url}${path}`, { method: 'POST', body: '{}' });
+      expect(response.status, path).toBe(403);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+    }
+    expect((await fetch(`${url}/eventsource`)).status).toBe(201);
+  });
+
   it('answers 503 problem+json while the parts are starting', async () => {
     const { url } = await startGateway({});
     const response = await fetch(`${url}/api/health`);

@@ -15,6 +15,10 @@ export interface GatewayTargets {
 
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
+/** the api's internal routes, which the cluster's ingress answers 403 (infra/k8s/base/proteus/ingress.yaml) */
+const INTERNAL = ['/events', '/metrics', '/healthz'];
+const isInternal = (path: string) => INTERNAL.some((p) => path === p || path.startsWith(`${p}/`));
+
 export function createGateway(targets: GatewayTargets) {
   const pick = (url: string | undefined) => {
     const path = new URL(url ?? '/', 'http://x').pathname;
@@ -22,6 +26,11 @@ export function createGateway(targets: GatewayTargets) {
   };
 
   const server = http.createServer((req, res) => {
+    if (isInternal(new URL(req.url ?? '/', 'http://x').pathname)) {
+      res.writeHead(403, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'https://proteus.dev/problems/forbidden', title: 'Forbidden', status: 403, detail: 'an internal route' }));
+      return;
+    }
     const target = pick(req.url);
     if (!target) {
       res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' });

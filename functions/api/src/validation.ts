@@ -11,6 +11,14 @@ import type { z } from 'zod';
 
 export const MAX_JSON_BYTES = 64 * 1024;
 
+/**
+ * The header of an answer given before the body was read to its end (RFC 9112 §9.6): the rest
+ * of the body is still on the connection, so it must not carry another request. Without it a
+ * keep-alive client (the dev gateway, an ingress) reuses the connection and its next request,
+ * maybe another user's, fails.
+ */
+export const UNREAD_BODY = { connection: 'close' };
+
 export interface FieldError {
   path: string;
   message: string;
@@ -36,7 +44,7 @@ export function invalidRequest(errors: FieldError[]) {
 const bodyTooLarge = bodyLimit({
   maxSize: MAX_JSON_BYTES,
   onError: () => {
-    throw problem(413, 'body-too-large', 'Request body too large', { detail: `at most ${MAX_JSON_BYTES} bytes` });
+    throw problem(413, 'body-too-large', 'Request body too large', { detail: `at most ${MAX_JSON_BYTES} bytes` }, UNREAD_BODY);
   },
 });
 

@@ -13,6 +13,7 @@ import { createMiddleware } from 'hono/factory';
 import { forbidden, requireAuth } from '../auth/require-auth.ts';
 import type { AppEnv } from '../env.ts';
 import { ingestEvents, isRequested, type RequestedEvent, requestedTypes } from '../jobs/ingest.ts';
+import { UNREAD_BODY } from '../validation.ts';
 
 export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
 export const MAX_BATCH_EVENTS = 100;
@@ -24,7 +25,7 @@ type Issue = { path: string; message: string };
 const ingestSizeLimit = bodyLimit({
   maxSize: MAX_INGEST_BYTES,
   onError: () => {
-    throw problem(413, 'body-too-large', 'Request body too large', { detail: `at most ${MAX_INGEST_BYTES} bytes` });
+    throw problem(413, 'body-too-large', 'Request body too large', { detail: `at most ${MAX_INGEST_BYTES} bytes` }, UNREAD_BODY);
   },
 });
 

@@ -13,6 +13,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../env.ts';
 import { producerOf } from '../jobs/queue.ts';
 import { isLifecycleEvent, publishUpdate, recordEvent } from '../lifecycle/record.ts';
+import { UNREAD_BODY } from '../validation.ts';
 
 const MAX_EVENT_BYTES = 256 * 1024;
 
@@ -20,7 +21,7 @@ const MAX_EVENT_BYTES = 256 * 1024;
 const eventSizeLimit = bodyLimit({
   maxSize: MAX_EVENT_BYTES,
   onError: () => {
-    throw problem(413, 'event-too-large', 'Event too large', { detail: `at most ${MAX_EVENT_BYTES} bytes` });
+    throw problem(413, 'event-too-large', 'Event too large', { detail: `at most ${MAX_EVENT_BYTES} bytes` }, UNREAD_BODY);
   },
 });
 
