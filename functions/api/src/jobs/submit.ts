@@ -12,9 +12,10 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { problem } from '@proteus/common';
-import type { JobsTable, VtonStatus } from '@proteus/common/db';
+import type { Database, DatabaseHandle, JobsTable, VtonStatus } from '@proteus/common/db';
 import { createEvent, type EventData, keys, type ProteusEvent } from '@proteus/eventing';
-import { type Selectable, sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import { Batcher } from '../batcher.ts';
 import type { ApiDeps } from '../env.ts';
 import { ImageRejected } from '../images/rejected.ts';
 import { verifyImage } from '../images/verify.ts';
@@ -76,7 +77,7 @@ async function earlierJob(deps: ApiDeps, userId: string, idempotency: Idempotenc
 
 type VtonKeys = Partial<Record<'garment_key' | 'cloth_clean_key' | 'person_key' | 'mask_key' | 'result_key', string | null>>;
 
-interface VtonChange {
+export interface VtonChange {
   status: VtonStatus;
   keys: VtonKeys;
   /** the VTON keeps its mask only if this is already its person photo (a mask fits the photo it was made from) */
@@ -144,7 +145,7 @@ async function preparedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, us
 }
 
 /** A job row to write: a try-on that waits names the job it waits for and keeps its event. */
-interface NewJob {
+export interface NewJob {
   id: string;
   kind: 'segment' | 'tryon';
   imageKey?: string | undefined;
@@ -153,88 +154,107 @@ interface NewJob {
   idempotency?: Idempotency | undefined;
 }
 
+/** One submission's rows: its VTON's change (or new VTON) and its job rows. */
+export interface JobsWrite {
+  userId: string;
+  /** the VTON to update; undefined: `targetVton` is created */
+  vtonId: string | undefined;
+  targetVton: string;
+  change: VtonChange;
+  jobs: [NewJob, ...NewJob[]];
+  at: Date;
+}
+
 /**
- * The job rows and their VTON's change in one statement (a data-modifying CTE: atomic, one round
- * trip). False when the VTON to update is gone. The event is already queued: should this fail,
- * the caller withdraws it, and a consumer quick enough to read it first meets an unknown job,
- * which the /events sink answers 404 until the row exists (the stream source retries).
+ * The rows of many submissions in one statement (a data-modifying CTE: atomic, one round trip
+ * for all of them; ../batcher.ts groups concurrent submissions). The inputs travel as two JSON
+ * parameters, so the statement text is the same whatever the batch: PostgreSQL and PGlite read
+ * it alike, and the api builds nothing per request. A VTON key absent from `keys` is left as
+ * it is; present with null, it is cleared. `keep_mask_of`: the VTON keeps its mask only if its
+ * person photo (before this change: SET reads the old row) is that one.
+ * A submission is written when all its job rows are: none are when its VTON is gone (or is
+ * another user's). Two submissions to one VTON in a batch both write their jobs, and the VTON
+ * takes the change of one of them, as if that one had come last.
  */
-async function writeJobs(
-  deps: ApiDeps,
-  {
-    userId,
-    vtonId,
-    targetVton,
-    change,
-    jobs,
-  }: { userId: string; vtonId: string | undefined; targetVton: string; change: VtonChange; jobs: [NewJob, ...NewJob[]] },
-): Promise<boolean> {
-  const now = new Date();
-  const db = deps.database.db;
-  const vton =
-    vtonId !== undefined
-      ? db.with('v', (q) =>
-          q
-            .updateTable('vtons')
-            .set({
-              ...change.keys,
-              ...(change.keepMaskOf !== undefined ? { mask_key: sql<string | null>`case when person_key = ${change.keepMaskOf} then mask_key end` } : {}),
-              status: change.status,
-              updated_at: now,
-            })
-            .where('id', '=', vtonId)
-            .where('user_id', '=', userId)
-            .returning('id'),
-        )
-      : db.with('v', (q) =>
-          q
-            .insertInto('vtons')
-            .values({ id: targetVton, user_id: userId, ...change.keys, status: change.status, created_at: now, updated_at: now })
-            .returning('id'),
-        );
-  // typed here: the parameters of a UNION ALL are not typed by the columns they go to
-  const at = sql<Date>`cast(${now} as timestamptz)`;
-  const inserted = await vton
-    .insertInto('jobs')
-    .columns([
-      'id',
-      'user_id',
-      'vton_id',
-      'kind',
-      'status',
-      'enqueued_at',
-      'updated_at',
-      'idempotency_key',
-      'request_hash',
-      'image_key',
-      'waiting_for',
-      'pending_event',
-    ])
-    .expression((eb) => {
-      const row = (job: NewJob) =>
-        eb
-          .selectFrom('v')
-          .select([
-            eb.val(job.id).as('id'),
-            eb.val(userId).as('user_id'),
-            'v.id as vton_id',
-            eb.val<string>(job.kind).as('kind'),
-            eb.val('queued').as('status'),
-            at.as('enqueued_at'),
-            at.as('updated_at'),
-            eb.val<string | null>(job.idempotency?.key ?? null).as('idempotency_key'),
-            eb.val<string | null>(job.idempotency?.requestHash ?? null).as('request_hash'),
-            eb.val<string | null>(job.imageKey ?? null).as('image_key'),
-            eb.val<string | null>(job.waitingFor ?? null).as('waiting_for'),
-            eb.val<string | null>(job.pendingEvent ?? null).as('pending_event'),
-          ]);
-      const [first, ...more] = jobs;
-      return more.reduce((query, job) => query.unionAll(row(job)), row(first));
-    })
-    // the rows themselves, not the driver's count: PGlite reports no count for INSERT ... SELECT
-    .returning('id')
-    .execute();
-  return inserted.length === jobs.length;
+export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite[]): Promise<boolean[]> {
+  const vtons = writes.map((w, n) => ({
+    n,
+    vton_id: w.targetVton,
+    user_id: w.userId,
+    existing: w.vtonId !== undefined,
+    status: w.change.status,
+    keys: w.change.keys,
+    keep_mask_of: w.change.keepMaskOf ?? null,
+    at: w.at.toISOString(),
+  }));
+  const jobs = writes.flatMap((w, n) =>
+    w.jobs.map((job) => ({
+      n,
+      id: job.id,
+      user_id: w.userId,
+      vton_id: w.targetVton,
+      kind: job.kind,
+      at: w.at.toISOString(),
+      idempotency_key: job.idempotency?.key ?? null,
+      request_hash: job.idempotency?.requestHash ?? null,
+      image_key: job.imageKey ?? null,
+      waiting_for: job.waitingFor ?? null,
+      pending_event: job.pendingEvent ?? null,
+    })),
+  );
+  const kept = (column: string) => sql.raw(`case when c.keys ? '${column}' then c.keys->>'${column}' else v.${column} end`);
+  const { rows } = await sql<{ id: string }>`
+    with c as (
+      select * from jsonb_to_recordset(cast(${JSON.stringify(vtons)} as jsonb))
+        as c(n int, vton_id text, user_id text, existing boolean, status text, keys jsonb, keep_mask_of text, at timestamptz)
+    ),
+    updated as (
+      update vtons as v set
+        garment_key = ${kept('garment_key')},
+        cloth_clean_key = ${kept('cloth_clean_key')},
+        person_key = ${kept('person_key')},
+        result_key = ${kept('result_key')},
+        mask_key = case
+          when c.keys ? 'mask_key' then c.keys->>'mask_key'
+          when c.keep_mask_of is not null and v.person_key is distinct from c.keep_mask_of then null
+          else v.mask_key end,
+        status = c.status,
+        updated_at = c.at
+      from c
+      where c.existing and v.id = c.vton_id and v.user_id = c.user_id
+      returning v.id, v.user_id
+    ),
+    inserted as (
+      insert into vtons (id, user_id, garment_key, cloth_clean_key, person_key, mask_key, result_key, status, created_at, updated_at)
+      select vton_id, user_id, keys->>'garment_key', keys->>'cloth_clean_key', keys->>'person_key', keys->>'mask_key', keys->>'result_key', status, at, at
+      from c where not c.existing
+      returning id
+    ),
+    -- by submission, not by VTON id: an id alone would let one user's jobs ride on another's VTON
+    written as (
+      select c.n from c join updated as u on u.id = c.vton_id and u.user_id = c.user_id where c.existing
+      union all
+      select c.n from c join inserted as i on i.id = c.vton_id where not c.existing
+    )
+    insert into jobs (id, user_id, vton_id, kind, status, enqueued_at, updated_at, idempotency_key, request_hash, image_key, waiting_for, pending_event)
+    select j.id, j.user_id, j.vton_id, j.kind, 'queued', j.at, j.at, j.idempotency_key, j.request_hash, j.image_key, j.waiting_for, j.pending_event
+    from jsonb_to_recordset(cast(${JSON.stringify(jobs)} as jsonb))
+      as j(n int, id text, user_id text, vton_id text, kind text, at timestamptz, idempotency_key text, request_hash text, image_key text, waiting_for text, pending_event text)
+    where j.n in (select n from written)
+    returning id`.execute(db);
+  const written = new Set(rows.map((r) => r.id));
+  return writes.map((w) => w.jobs.every((job) => written.has(job.id)));
+}
+
+// one batcher per database: concurrent submissions share its statements
+const writers = new WeakMap<DatabaseHandle, Batcher<JobsWrite, boolean>>();
+function writerOf(database: DatabaseHandle): Batcher<JobsWrite, boolean> {
+  let writer = writers.get(database);
+  if (!writer) {
+    writer = new Batcher((writes) => writeJobs(database.db, writes));
+    writers.set(database, writer);
+  }
+  return writer;
 }
 
 export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work: given, idempotency }: Submission): Promise<SubmitResult> {
@@ -282,7 +302,7 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work
     throw queueUnavailable();
   }
   try {
-    const written = await writeJobs(deps, { userId, vtonId, targetVton, change: vtonChange(work, maskJobId !== undefined), jobs });
+    const written = await writerOf(database).add({ userId, vtonId, targetVton, change: vtonChange(work, maskJobId !== undefined), jobs, at: new Date() });
     // deleted since the check above
     if (!written) throw noSuchVton(vtonId as string);
   } catch (error) {

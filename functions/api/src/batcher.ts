@@ -1,0 +1,79 @@
+/**
+ * Natural batching of one kind of database work (group commit): what concurrent requests ask
+ * for while earlier batches are in flight is sent together, as one statement. Under load a
+ * statement carries dozens of requests' rows, so PostgreSQL parses, plans, commits and
+ * flushes its WAL once for all of them, and the api writes one message instead of dozens. A
+ * lone request waits for nothing: the batch leaves at the end of the event loop turn it
+ * arrived in (setImmediate), as soon as fewer than `maxInFlight` batches are out.
+ *
+ * `run` answers one output per item, in order. When it throws, a batch of several items is
+ * run again item by item, so one bad item (a unique violation, say) fails only its own
+ * request.
+ */
+
+export interface BatcherOptions {
+  /** items in one batch at most */
+  maxBatch?: number;
+  /** batches out at once at most; more waiting items join the next batch */
+  maxInFlight?: number;
+}
+
+interface Waiting<I, O> {
+  item: I;
+  resolve: (output: O) => void;
+  reject: (error: unknown) => void;
+}
+
+export class Batcher<I, O> {
+  readonly #run: (items: readonly I[]) => Promise<readonly O[]>;
+  readonly #maxBatch: number;
+  readonly #maxInFlight: number;
+  #waiting: Waiting<I, O>[] = [];
+  #inFlight = 0;
+  #scheduled = false;
+
+  constructor(run: (items: readonly I[]) => Promise<readonly O[]>, { maxBatch = 256, maxInFlight = 2 }: BatcherOptions = {}) {
+    this.#run = run;
+    this.#maxBatch = maxBatch;
+    this.#maxInFlight = maxInFlight;
+  }
+
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.#waiting.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#maxInFlight || this.#waiting.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) void this.#send(this.#waiting.splice(0, this.#maxBatch));
+    });
+  }
+
+  async #send(batch: Waiting<I, O>[]): Promise<void> {
+    this.#inFlight++;
+    try {
+      await this.#settle(batch);
+    } finally {
+      this.#inFlight--;
+      this.#schedule();
+    }
+  }
+
+  async #settle(batch: Waiting<I, O>[]): Promise<void> {
+    let outputs: readonly O[];
+    try {
+      outputs = await this.#run(batch.map((w) => w.item));
+      if (outputs.length !== batch.length) throw new Error(`a batch of ${batch.length} answered ${outputs.length} outputs`);
+    } catch (error) {
+      if (batch.length === 1) (batch[0] as Waiting<I, O>).reject(error);
+      else await Promise.all(batch.map((w) => this.#settle([w])));
+      return;
+    }
+    for (const [i, w] of batch.entries()) w.resolve(outputs[i] as O);
+  }
+}
