@@ -158,6 +158,12 @@ export class EventValidationError extends Error {
   }
 }
 
+// what parseEvent answered: a fresh object of its own, so a producer need not check it again
+const validated = new WeakSet<object>();
+
+/** True when `event` is an answer of parseEvent (or createEvent), not a look-alike built elsewhere. */
+export const isValidated = (event: unknown): event is ProteusEvent => typeof event === 'object' && event !== null && validated.has(event);
+
 /** Validates an unknown value as a Proteus CloudEvent; throws EventValidationError naming each bad field. */
 export function parseEvent(value: unknown): ProteusEvent {
   const type = (value as { type?: unknown } | null)?.type;
@@ -171,6 +177,7 @@ export function parseEvent(value: unknown): ProteusEvent {
     const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
     throw new EventValidationError(`invalid ${type} event: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   }
+  validated.add(result.data);
   return result.data as ProteusEvent;
 }
 

@@ -2,7 +2,7 @@ import { isolatedRedisUrl } from '@proteus/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invalidVectors, validVectors } from '../test/vectors.ts';
-import { createEvent, type ProteusEvent } from './events.ts';
+import { createEvent, EventValidationError, isValidated, type ProteusEvent, parseEvent } from './events.ts';
 import { entryField, streams } from './keys.ts';
 import { compareIds, createProducer, nextId, safeTrimId } from './producer.ts';
 
@@ -85,5 +85,16 @@ describe('stream ids', () => {
     expect(compareIds('9-0', '10-0')).toBe(-1);
     expect(compareIds('5-5', '5-5')).toBe(0);
     expect(nextId('1700000000000-41')).toBe('1700000000000-42');
+  });
+
+  it('checks again anything that is not the very object createEvent or parseEvent answered', async () => {
+    const producer = createProducer(redis);
+    const made = parseEvent(validVectors.find((v) => v.name === 'tryon-requested-full')!.value);
+    expect(isValidated(made)).toBe(true);
+    const tampered = { ...made, data: { ...made.data, jobId: 'not a uuid' } } as ProteusEvent;
+    expect(isValidated(tampered)).toBe(false);
+    const before = await redis.xlen(streams.jobs);
+    await expect(producer.emit(streams.jobs, tampered)).rejects.toThrow(EventValidationError);
+    expect(await redis.xlen(streams.jobs)).toBe(before);
   });
 });

@@ -6,7 +6,7 @@
  * needs), and a retention window keeps recent history for inspection and replay.
  */
 import type { Redis } from 'ioredis';
-import { type ProteusEvent, parseEvent } from './events.ts';
+import { isValidated, type ProteusEvent, parseEvent } from './events.ts';
 import { entryField } from './keys.ts';
 
 export interface Producer {
@@ -81,7 +81,8 @@ export function createProducer(redis: Redis, { retentionMs = 10 * 60_000, refres
 
   return {
     async emit(stream, event) {
-      const json = JSON.stringify(parseEvent(event));
+      // an event made by createEvent or parseEvent was checked then; anything else is checked here
+      const json = JSON.stringify(isValidated(event) ? event : parseEvent(event));
       const minId = await trimPoint(stream).catch(() => undefined);
       const id = minId ? await redis.xadd(stream, 'MINID', '~', minId, '*', entryField, json) : await redis.xadd(stream, '*', entryField, json);
       if (!id) throw new Error(`XADD to ${stream} returned no id`);

@@ -35,6 +35,14 @@ describe('rate limits in Redis', () => {
     expect(await redis.pttl(keys.rateLimit('login-ip', 'abc'))).toBeLessThanOrEqual(5000);
   });
 
+  it('give a counter left without an expiry (by a crash of an older writer) the window again', async () => {
+    await redis.set(keys.rateLimit('user', 'old'), '5');
+    expect((await hit(redis, 'user', 'old', 10, 60)).count).toBe(6);
+    const ttl = await redis.pttl(keys.rateLimit('user', 'old'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+
   it('start again once the window is over', async () => {
     await hit(redis, 'api-key', 'k', 1, 1);
     expect((await hit(redis, 'api-key', 'k', 1, 1)).allowed).toBe(false);

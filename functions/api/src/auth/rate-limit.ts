@@ -1,6 +1,7 @@
 /**
  * Fixed-window rate limits in Redis: one counter per principal and window, created with the
- * window as its expiry. INCR, EXPIRE NX and PTTL run in one MULTI, so a counter never lives
+ * window as its expiry. INCR, EXPIRE NX and PTTL run in one script (atomic, one command: it
+ * rides the api's auto-pipelined writes, where a MULTI costs four), so a counter never lives
  * without an expiry and the answer says how long until the window ends.
  */
 import { problem } from '@proteus/common';
@@ -14,13 +15,22 @@ export interface Hit {
   retryAfterS: number;
 }
 
+// KEYS[1] the counter, ARGV[1] the window in seconds; answers {count, pttl}
+export const hitScript = `
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+return {count, redis.call('PTTL', KEYS[1])}`;
+
+type WithHit = Redis & { proteusRateHit(key: string, windowS: number): Promise<[number, number]> };
+
+/** defineCommand runs the script by EVALSHA and falls back to EVAL when Redis does not know it yet. */
+function withHit(redis: Redis): WithHit {
+  if (!('proteusRateHit' in redis)) redis.defineCommand('proteusRateHit', { numberOfKeys: 1, lua: hitScript });
+  return redis as WithHit;
+}
+
 export async function hit(redis: Redis, scope: keys.RateLimitScope, id: string, limit: number, windowS: number): Promise<Hit> {
-  const key = keys.rateLimit(scope, id);
-  const replies = await redis.multi().incr(key).expire(key, windowS, 'NX').pttl(key).exec();
-  if (!replies) throw new Error('rate limit transaction aborted');
-  for (const [error] of replies) if (error) throw error;
-  const count = Number(replies[0]?.[1]);
-  const pttl = Number(replies[2]?.[1]);
+  const [count, pttl] = await withHit(redis).proteusRateHit(keys.rateLimit(scope, id), windowS);
   const retryAfterS = Math.max(1, Math.ceil((pttl > 0 ? pttl : windowS * 1000) / 1000));
   return { count, allowed: count <= limit, retryAfterS };
 }
