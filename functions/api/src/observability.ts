@@ -52,7 +52,7 @@ export function observe(metrics: ApiMetrics, log: Logger) {
       metrics.requests.inc({ route, method: c.req.method, status: String(status) });
       metrics.latency.observe({ route, method: c.req.method }, seconds);
       if (route !== '/metrics' && route !== '/healthz') {
-        log.info('request', { method: c.req.method, path: new URL(c.req.url).pathname, route, status, ms: Math.round(seconds * 10_000) / 10 });
+        log.info('request', { method: c.req.method, path: c.req.path, route, status, ms: Math.round(seconds * 10_000) / 10 });
       }
     }
   });

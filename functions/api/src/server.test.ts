@@ -1,7 +1,9 @@
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { isolatedBucket, isolatedDatabase, isolatedRedisUrl, s3TestServer, serverProcessSuite } from '@proteus/testkit';
 import { expect } from 'vitest';
 import { cleanupStack } from '../test/deps.ts';
+import { MAX_JSON_BYTES } from './validation.ts';
 
 const cleanups = cleanupStack();
 
@@ -39,9 +41,65 @@ serverProcessSuite({
     ['UPLOAD_MAX_BYTES', { UPLOAD_MAX_BYTES: '0' }],
   ],
   healthPath: '/healthz',
-  async whileRunning(_url, listening) {
+  async whileRunning(url, listening) {
     expect(listening.database).toBe('postgres');
+    await jsonBodiesOverNode(url);
     return undefined;
   },
   cleanup: () => cleanups.run(),
 });
+
+/** A POST over a connection of its own; `chunks` are written as they are (chunked unless content-length is set). */
+function post(url: string, path: string, headers: Record<string, string>, chunks: (string | Buffer)[]) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+    const req = request(new URL(path, url), { method: 'POST', headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    for (const chunk of chunks) req.write(chunk);
+    req.end();
+  });
+}
+
+/**
+ * JSON bodies as the running server reads them (validation.ts reads Node's request itself on
+ * @hono/node-server; app.request in the other suites takes the web Request path).
+ */
+async function jsonBodiesOverNode(url: string) {
+  const json = { 'content-type': 'application/json' };
+  const signup = (email: string) => JSON.stringify({ email, password: 'correct horse battery staple' });
+  const created = await post(url, '/api/auth/signup', json, [signup('node@example.com')]);
+  expect(created.status, created.body).toBe(201);
+  // in two chunks, with a byte order mark, as Request.json() would take it
+  const half = signup('bom@example.com');
+  const bom = await post(url, '/api/auth/signup', json, [Buffer.from([0xef, 0xbb, 0xbf]), half.slice(0, 10), half.slice(10)]);
+  expect(bom.status, bom.body).toBe(201);
+
+  const malformed = await post(url, '/api/auth/signup', json, ['{"email": ']);
+  expect(malformed.status).toBe(400);
+  expect(JSON.parse(malformed.body)).toMatchObject({
+    type: expect.stringContaining('invalid-request'),
+    errors: [{ path: '(body)', message: 'malformed JSON' }],
+  });
+  const empty = await post(url, '/api/auth/signup', json, []);
+  expect(empty.status).toBe(400);
+  const text = await post(url, '/api/auth/signup', { 'content-type': 'text/plain' }, [signup('text@example.com')]);
+  expect(text.status).toBe(415);
+
+  const big = Buffer.alloc(MAX_JSON_BYTES + 1, 0x20);
+  const declared = await post(url, '/api/auth/signup', { ...json, 'content-length': String(big.length) }, [big]);
+  expect(declared.status).toBe(413);
+  expect(declared.headers.connection).toBe('close');
+  // chunked: no length to read up front, so it is counted as it arrives
+  const chunked = await post(url, '/api/auth/signup', json, [big.subarray(0, 40_000), big.subarray(40_000)]);
+  expect(chunked.status).toBe(413);
+  expect(JSON.parse(chunked.body)).toMatchObject({ type: expect.stringContaining('body-too-large') });
+  expect(chunked.headers.connection).toBe('close');
+  const after = await post(url, '/api/auth/signup', json, [signup('after@example.com')]);
+  expect(after.status, after.body).toBe(201);
+}
