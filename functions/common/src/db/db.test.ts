@@ -119,4 +119,25 @@ describe('openDatabase', () => {
   it('fails with a clear error when PostgreSQL is unreachable', async () => {
     await expect(openDatabase({ url: 'postgres://nobody@127.0.0.1:1/none' })).rejects.toThrow(/database migration failed: .*(ECONNREFUSED|connect)/);
   });
+
+  it('survives its server ending a connection checked out between statements (PostgreSQL stopped mid-transaction)', async () => {
+    const { url, drop } = await isolatedDatabase();
+    const handle = await openDatabase({ url });
+    try {
+      const transaction = handle.db.transaction().execute(async (trx) => {
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+        // ended from another connection while this one is checked out and idle, as pg_ctl stop ends it
+        await sql`select pg_terminate_backend(${rows[0]?.pid})`.execute(handle.db);
+        // let the server's FATAL arrive while no statement runs on it (pg emits 'error' on the client then)
+        await new Promise((r) => setTimeout(r, 500));
+        await sql`select 1`.execute(trx);
+      });
+      await expect(transaction).rejects.toThrow();
+      // still here (an unhandled 'error' event ends the process), and the pool serves again
+      await handle.ping();
+    } finally {
+      await handle.close();
+      await drop();
+    }
+  });
 });

@@ -10,6 +10,7 @@ import { migrationProvider } from './migrations.ts';
 import { createPglitePool } from './pglite-pool.ts';
 
 export { migrations } from './migrations.ts';
+export { isDatabaseUnavailable } from './unavailable.ts';
 
 export interface ProcessedEventsTable {
   source: string;
@@ -132,6 +133,9 @@ export async function openDatabase({ url, pgliteDir, poolSize = 10 }: DatabaseOp
     const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
     // an idle client that loses its server must not crash the process
     pool.on('error', () => {});
+    // nor one checked out between statements (a transaction, Kysely's acquire): pg emits 'error'
+    // on the client itself; its query fails and the pool drops it on release (not queryable)
+    pool.on('connect', (client) => client.on('error', () => {}));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     kind = 'postgres';
     closeDriver = async () => {};
