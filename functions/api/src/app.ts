@@ -1,5 +1,6 @@
 /** The api function's Hono app. It never listens: server.ts does. */
-import { notFoundHandler, problemErrorHandler } from '@proteus/common';
+import { notFoundHandler, PROBLEM_BASE, problemErrorHandler, problemResponse } from '@proteus/common';
+import { isDatabaseUnavailable } from '@proteus/common/db';
 import { Hono } from 'hono';
 import { requireAuth } from './auth/require-auth.ts';
 import type { ApiDeps, AppEnv } from './env.ts';
@@ -50,6 +51,21 @@ export function createApp(given: ApiDeps) {
   app.route('/events', events);
   if (deps.webDist) app.route('/', webApp(deps.webDist));
   app.notFound(notFoundHandler);
-  app.onError(problemErrorHandler(deps.log));
+  const onProblem = problemErrorHandler(deps.log);
+  app.onError((error, c) => {
+    // the database down or restarting: nothing was written (a queued entry is withdrawn), retry
+    if (!isDatabaseUnavailable(error)) return onProblem(error, c);
+    deps.log.warn('database unavailable', { error: error.message, path: c.req.path, method: c.req.method });
+    return problemResponse(
+      {
+        type: `${PROBLEM_BASE}database-unavailable`,
+        title: 'Database unavailable',
+        status: 503,
+        detail: 'the database cannot be reached; nothing was recorded, retry later',
+        instance: c.req.path,
+      },
+      { 'retry-after': '1' },
+    );
+  });
   return app;
 }
