@@ -19,7 +19,16 @@ function bindir(): string {
   throw new Error('PostgreSQL not found (scripts/services.sh proteus_ensure_postgres installs it)');
 }
 
-export async function startPostgres(): Promise<{ port: number; url: string }> {
+export interface OwnPostgres {
+  port: number;
+  url: string;
+  /** pg_ctl stop in this mode (fast: sessions ended, clean shutdown; immediate: as a crash) */
+  stop(mode?: 'fast' | 'immediate'): void;
+  /** pg_ctl start again over the same folder, waiting until it accepts connections */
+  start(): void;
+}
+
+export async function startPostgres(): Promise<OwnPostgres> {
   const bin = bindir();
   const dir = mkdtempSync(join(tmpdir(), 'proteus-bench-pg-'));
   const port = await freePort();
@@ -42,6 +51,8 @@ export async function startPostgres(): Promise<{ port: number; url: string }> {
   });
   // the same settings as the dev stack (scripts/services.sh): no fsync, asynchronous commit
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300${process.env.BENCH_PG_OPTIONS ? ` ${process.env.BENCH_PG_OPTIONS}` : ''}`;
-  run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '30', 'start', '-o', options]);
-  return { port, url: `postgres://proteus@127.0.0.1:${port}/postgres` };
+  const start = () => run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '30', 'start', '-o', options]);
+  start();
+  const stop = (mode: 'fast' | 'immediate' = 'fast') => run(join(bin, 'pg_ctl'), ['-D', data, '-m', mode, '-w', 'stop']);
+  return { port, url: `postgres://proteus@127.0.0.1:${port}/postgres`, stop, start };
 }

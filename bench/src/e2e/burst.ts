@@ -2,14 +2,17 @@
  * Shoppers for the load and chaos commands: each signs up, holds its /updates socket and its own
  * verified person and garment photos; `offer` submits warp try-ons at a set rate, round robin
  * over them, and `settle` waits for every job's terminal event and counts what each owner saw:
- * delivered, failed, lost (no terminal event), duplicated (more than one), and strays (a
- * terminal event of a job nobody here submitted).
+ * delivered, failed, lost (no terminal event), duplicated, and strays (a terminal event of a
+ * job nobody here submitted). A client keys outcomes by job id, as the web app does, so a job is
+ * duplicated when its terminal statuses disagree, or when one connection of its owner's socket
+ * delivered it twice; the same outcome once on the socket and once read back by a resync is not.
+ * `flood` submits a large burst as fast as the api takes it, a bounded number of POSTs in flight.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { astronautPath } from '@proteus/segment/test-photos';
 import sharp from 'sharp';
-import { call, facingLandmarks, isTerminal, type Session, type SubmittedJob, signUp, Updates, uploadImage } from './client.ts';
+import { call, facingLandmarks, isTerminal, type JobEvent, type Session, type SubmittedJob, signUp, Updates, uploadImage } from './client.ts';
 
 export interface Shopper {
   session: Session;
@@ -76,11 +79,7 @@ export async function offer(all: Shopper[], jobs: number, rate: number, first = 
       const shopper = all[(first + i) % all.length] as Shopper;
       const sentAt = performance.now();
       try {
-        const job = await call<SubmittedJob>(shopper.session.url, 'POST', '/api/catvton/transferOutfit', {
-          token: shopper.session.token,
-          body: { personKey: shopper.personKey, garmentKey: shopper.garmentKey, landmarks: facingLandmarks(), engine: 'warp', seed: i },
-          headers: { 'idempotency-key': randomUUID() },
-        });
+        const job = await submit(shopper, i);
         sent.push({ jobId: job.job_id, shopper, sentAt, acceptedAt: performance.now() });
       } catch (error) {
         rejected.push((error as Error).message);
@@ -89,6 +88,34 @@ export async function offer(all: Shopper[], jobs: number, rate: number, first = 
   );
   return { sent, rejected };
 }
+
+/**
+ * `jobs` warp try-ons as fast as the api accepts them, at most `width` POSTs in flight (an
+ * unbounded burst of 10,000 would only measure the client's sockets); answers the offered rate.
+ */
+export async function flood(all: Shopper[], jobs: number, width: number, first = 0): Promise<{ sent: Sent[]; rejected: string[]; perSecond: number }> {
+  const sent: Sent[] = [];
+  const rejected: string[] = [];
+  const t0 = performance.now();
+  await inParallel(jobs, width, async (i) => {
+    const shopper = all[(first + i) % all.length] as Shopper;
+    const sentAt = performance.now();
+    try {
+      const job = await submit(shopper, first + i);
+      sent.push({ jobId: job.job_id, shopper, sentAt, acceptedAt: performance.now() });
+    } catch (error) {
+      rejected.push((error as Error).message);
+    }
+  });
+  return { sent, rejected, perSecond: jobs / ((performance.now() - t0) / 1000) };
+}
+
+const submit = (shopper: Shopper, seed: number) =>
+  call<SubmittedJob>(shopper.session.url, 'POST', '/api/catvton/transferOutfit', {
+    token: shopper.session.token,
+    body: { personKey: shopper.personKey, garmentKey: shopper.garmentKey, landmarks: facingLandmarks(), engine: 'warp', seed },
+    headers: { 'idempotency-key': randomUUID() },
+  });
 
 /** Waits (at most `timeoutMs`) for every sent job's terminal event, then counts what the owners saw. */
 export async function settle(all: Shopper[], sent: Sent[], rejected: number, timeoutMs: number): Promise<Tally> {
@@ -106,21 +133,17 @@ export async function settle(all: Shopper[], sent: Sent[], rejected: number, tim
   // a duplicate would arrive after the first: give one more second for any
   await new Promise((r) => setTimeout(r, 1000));
   const mine = new Set(sent.map((s) => s.jobId));
-  const terminalCount = new Map<string, number>();
+  const terminals = new Map<string, JobEvent[]>();
   let strays = 0;
-  let failed = 0;
-  for (const shopper of all) {
-    for (const e of shopper.updates.events) {
-      if (e.type !== 'job' || !isTerminal(e.status) || e.kind !== 'tryon') continue;
-      if (!mine.has(e.job_id)) continue;
-      terminalCount.set(e.job_id, (terminalCount.get(e.job_id) ?? 0) + 1);
-      if (e.status === 'failed' && terminalCount.get(e.job_id) === 1) failed++;
-    }
-  }
   for (const shopper of all) {
     const own = new Set(sent.filter((s) => s.shopper === shopper).map((s) => s.jobId));
-    for (const e of shopper.updates.events) if (e.type === 'job' && isTerminal(e.status) && mine.has(e.job_id) && !own.has(e.job_id)) strays++;
+    for (const e of shopper.updates.events) {
+      if (e.type !== 'job' || !isTerminal(e.status) || !mine.has(e.job_id)) continue;
+      if (!own.has(e.job_id)) strays++;
+      else terminals.set(e.job_id, [...(terminals.get(e.job_id) ?? []), e]);
+    }
   }
+  const failed = [...terminals.values()].filter((events) => events[0]?.status === 'failed').length;
   const latencies = sent
     .filter((s) => arrival.has(s.jobId))
     .map((s) => (arrival.get(s.jobId) as number) - s.sentAt)
@@ -131,13 +154,20 @@ export async function settle(all: Shopper[], sent: Sent[], rejected: number, tim
     jobs: sent.length,
     completed: arrival.size - failed,
     failed,
-    lost: sent.filter((s) => !terminalCount.has(s.jobId)).length,
-    duplicated: [...terminalCount.values()].filter((n) => n > 1).length,
+    lost: sent.filter((s) => !terminals.has(s.jobId)).length,
+    duplicated: [...terminals.values()].filter(duplicated).length,
     strays,
     latencies,
     seconds: (lastArrival - firstSent) / 1000,
     rejected,
   };
+}
+
+/** Terminal events of one job that a client keying by job id could not reconcile: statuses that disagree, or two over one connection. */
+export function duplicated(events: JobEvent[]): boolean {
+  if (new Set(events.map((e) => e.status)).size > 1) return true;
+  const overSocket = events.filter((e) => !e.viaResync).map((e) => e.connection ?? 0);
+  return new Set(overSocket).size < overSocket.length;
 }
 
 export const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;

@@ -25,8 +25,18 @@ export interface JobEvent {
   error?: string;
   step?: number;
   steps?: number;
-  /** read from the api after a resync notice, not received as a message */
+  /** read from the api after a resync notice or a reconnect, not received as a message */
   viaResync?: boolean;
+  /** which connection of the socket (0, then 1 after the first reconnect, ...) delivered it */
+  connection?: number;
+}
+
+/** Where an Updates socket connects, and whether it reconnects (as the web app's connection does). */
+export interface UpdatesOptions {
+  /** base URL of the realtime to connect to first (default: the session's URL, the gateway) */
+  socketUrl?: string;
+  /** after an unexpected close, reconnect to this base URL and resync from GET /api/jobs */
+  reconnectTo?: string;
 }
 
 export interface SubmittedJob {
@@ -115,32 +125,81 @@ export class Updates {
   readonly events: JobEvent[] = [];
   /** when each event arrived (performance.now()) */
   readonly arrivedAt = new WeakMap<JobEvent, number>();
+  /** performance.now() of each unexpected close */
+  readonly drops: number[] = [];
+  /** performance.now() of each `ready` after a reconnect */
+  readonly reconnects: number[] = [];
   private waiters: { match: (e: JobEvent) => boolean; resolve: (e: JobEvent) => void }[] = [];
-  private constructor(private readonly socket: WebSocket) {}
+  private connection = 0;
+  private closing = false;
+  private constructor(
+    private socket: WebSocket,
+    private readonly session: Session,
+    private readonly options: UpdatesOptions,
+  ) {}
 
-  static open(session: Session, timeoutMs = 30_000): Promise<Updates> {
-    const socket = new WebSocket(`${session.url.replace(/^http/, 'ws')}/updates`, { headers: { origin: session.url } });
-    const updates = new Updates(socket);
+  static open(session: Session, timeoutMs = 30_000, options: UpdatesOptions = {}): Promise<Updates> {
+    const socket = Updates.socketTo(options.socketUrl ?? session.url, session);
+    const updates = new Updates(socket, session, options);
+    return updates.attach(socket, timeoutMs);
+  }
+
+  private static socketTo(base: string, session: Session): WebSocket {
+    return new WebSocket(`${base.replace(/^http/, 'ws')}/updates`, { headers: { origin: session.url } });
+  }
+
+  /** Authenticates `socket` and collects its job events; resolves once it is ready. */
+  private attach(socket: WebSocket, timeoutMs: number): Promise<Updates> {
+    const { session } = this;
+    const connection = this.connection;
     return new Promise((resolve, reject) => {
+      let ready = false;
       const timer = setTimeout(() => reject(new Error('the /updates socket was not ready in time')), timeoutMs);
       socket.on('error', (error) => {
         clearTimeout(timer);
-        reject(error);
+        if (!ready) reject(error);
       });
       socket.on('close', (code, reason) => {
         clearTimeout(timer);
-        reject(new Error(`the /updates socket closed before it was ready: ${code} ${reason}`));
+        if (!ready) reject(new Error(`the /updates socket closed before it was ready: ${code} ${reason}`));
+        else if (!this.closing && this.options.reconnectTo) {
+          this.drops.push(performance.now());
+          void this.reconnect();
+        }
       });
       socket.on('message', (data) => {
         const message = JSON.parse(String(data)) as { type: string };
         if (message.type === 'hello') socket.send(JSON.stringify({ type: 'auth', token: session.token }));
         else if (message.type === 'ready') {
           clearTimeout(timer);
-          resolve(updates);
-        } else if (message.type === 'job' || message.type === 'progress') updates.push(message as unknown as JobEvent);
-        else if (message.type === 'resync') void updates.resync(session);
+          ready = true;
+          resolve(this);
+        } else if (message.type === 'job' || message.type === 'progress') this.push({ ...(message as unknown as JobEvent), connection });
+        else if (message.type === 'resync') void this.resync(session);
       });
     });
+  }
+
+  /**
+   * Reconnects to `reconnectTo`, then resyncs; the web app's backoff (web/src/live/connection.ts):
+   * 500 ms doubling, capped at 15 s, half of each step plus up to half again.
+   */
+  private async reconnect() {
+    for (let attempt = 0; !this.closing; attempt++) {
+      const step = Math.min(15_000, 500 * 2 ** attempt);
+      await new Promise((r) => setTimeout(r, step / 2 + (Math.random() * step) / 2));
+      this.connection++;
+      const socket = Updates.socketTo(this.options.reconnectTo as string, this.session);
+      this.socket = socket;
+      try {
+        await this.attach(socket, 10_000);
+        this.reconnects.push(performance.now());
+        await this.resync(this.session);
+        return;
+      } catch {
+        socket.terminate();
+      }
+    }
   }
 
   /**
@@ -201,6 +260,7 @@ export class Updates {
   }
 
   close() {
+    this.closing = true;
     this.socket.close();
   }
 }

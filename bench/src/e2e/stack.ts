@@ -7,7 +7,7 @@
  * these replicas; the supervised parts keep running beside them, as the replicas they are.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DevStack, repoRoot, startDevStack } from '@proteus/web/testing';
@@ -27,6 +27,8 @@ export interface E2EStack {
   envOf(part: 'gpu-worker' | 'stream-source'): Record<string, string>;
   startWorker(name: string, extra?: Record<string, string>): Promise<Replica>;
   startStreamSource(name: string): Promise<Replica>;
+  /** a realtime replica beside the supervised one, on a port of its own; `url` is its base URL */
+  startRealtime(name: string): Promise<Replica & { url: string }>;
   stop(): Promise<void>;
 }
 
@@ -77,6 +79,12 @@ export async function startE2EStack(env: Record<string, string> = {}): Promise<E
   };
   const parts = { 'gpu-worker': find('proteus_worker'), 'stream-source': find('stream-source.ts') };
   const envOf = (part: keyof typeof parts) => environ(parts[part]);
+  // api, segment, arbitrator and realtime all run src/server.ts: realtime is told by its folder
+  const realtimePid = () => {
+    const pid = pids.find((p) => readlinkSync(`/proc/${p}/cwd`) === join(repoRoot, 'functions/realtime'));
+    if (pid === undefined) throw new Error('no part of the dev stack runs in functions/realtime');
+    return pid;
+  };
   const replicas: Replica[] = [];
 
   return {
@@ -105,6 +113,17 @@ export async function startE2EStack(env: Record<string, string> = {}): Promise<E
       replicas.push(replica);
       await healthy(`http://127.0.0.1:${port}/health`, replica);
       return replica;
+    },
+    async startRealtime(name) {
+      const port = await freePort();
+      const replica = startReplica(name, process.execPath, ['--import', 'tsx', 'src/server.ts'], join(repoRoot, 'functions/realtime'), {
+        ...environ(realtimePid()),
+        PORT: String(port),
+      });
+      replicas.push(replica);
+      const url = `http://127.0.0.1:${port}`;
+      await healthy(`${url}/health`, replica);
+      return { ...replica, url };
     },
     async stop() {
       for (const r of replicas) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM');
