@@ -176,12 +176,7 @@ async function scenario(
     held: victimHeld.length,
     recoveryMs: recoveredAt - killedAt,
     drainMs,
-    jobs: tally.jobs,
-    refused: tally.rejected,
-    lost: tally.lost,
-    duplicated: tally.duplicated,
-    strays: tally.strays,
-    failed: tally.failed,
+    ...counts(tally),
     statusDisagrees: await statusDisagreements(sent),
     deadLetters: await countSince(redis, keys.streams.dead, deadFrom),
     checks: [],
@@ -266,17 +261,22 @@ async function redisRestart(all: Shopper[], server: Awaited<ReturnType<typeof ow
     held: undefined,
     recoveryMs: recoveredAt - restartedAt,
     drainMs: undefined,
-    jobs: tally.jobs,
-    refused: tally.rejected,
-    lost: tally.lost,
-    duplicated: tally.duplicated,
-    strays: tally.strays,
-    failed: tally.failed,
+    ...counts(tally),
     statusDisagrees: await statusDisagreements(sent),
     deadLetters: await withRedis(server.url, (r) => countSince(r, keys.streams.dead, deadFrom)),
     checks: [],
   };
 }
+
+/** What a fault's tally says about its jobs, in the fields of its table row. */
+const counts = (tally: Awaited<ReturnType<typeof settle>>) => ({
+  jobs: tally.jobs,
+  refused: tally.rejected,
+  lost: tally.lost,
+  duplicated: tally.duplicated,
+  strays: tally.strays,
+  failed: tally.failed,
+});
 
 async function withRedis<T>(url: string, work: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis(url);
@@ -372,12 +372,7 @@ async function postgresStop(all: Shopper[], redis: Redis, pg: OwnPostgres, first
     held: open.length,
     recoveryMs: recoveredAt - restartedAt,
     drainMs: undefined,
-    jobs: tally.jobs,
-    refused: tally.rejected,
-    lost: tally.lost,
-    duplicated: tally.duplicated,
-    strays: tally.strays,
-    failed: tally.failed,
+    ...counts(tally),
     statusDisagrees: await statusDisagreements(sent),
     deadLetters,
     checks: [
@@ -445,12 +440,7 @@ async function realtimeKill(stack: E2EStack, all: Shopper[], redis: Redis, first
     held: affected.length,
     recoveryMs: recoveredAt - killedAt,
     drainMs: undefined,
-    jobs: tally.jobs,
-    refused: tally.rejected,
-    lost: tally.lost,
-    duplicated: tally.duplicated,
-    strays: tally.strays,
-    failed: tally.failed,
+    ...counts(tally),
     statusDisagrees: await statusDisagreements(sent),
     deadLetters: await countSince(redis, keys.streams.dead, deadFrom),
     checks: [

@@ -11,7 +11,7 @@ import { type ApiWorld, apiWorld, cleanupStack } from '../../test/deps.ts';
 import { accepted, eventsOf, storeImage } from '../../test/jobs.ts';
 import { type JobsWrite, type NewJob, writeJobs } from './submit.ts';
 
-describe.each(['postgres', 'pglite'] as const)('concurrent submissions on %s', (kind) => {
+describe.each(['postgres', 'pglite'] as const)('batched job writes on %s', (kind) => {
   const cleanups = cleanupStack();
   let w: ApiWorld;
   let ann: TestAccount;
@@ -94,130 +94,115 @@ describe.each(['postgres', 'pglite'] as const)('concurrent submissions on %s', (
     expect(bobs).toHaveLength(7);
     for (const answer of answers.slice(1, 7)) expect(bobs.map((r) => r.id)).toContain(answer.job_id);
   });
-});
 
-describe.each(['postgres', 'pglite'] as const)('one statement for many submissions (writeJobs) on %s', (kind) => {
-  const cleanups = cleanupStack();
-  let w: ApiWorld;
-  let ann: TestAccount;
-  let bob: TestAccount;
+  describe('one statement for many submissions (writeJobs)', () => {
+    const at = new Date('2026-11-29T06:00:00.000Z');
+    const vton = async (userId: string, fields: Record<string, string | null>) => {
+      const id = randomUUID();
+      await w.database.db
+        .insertInto('vtons')
+        .values({ id, user_id: userId, status: 'ready', ...fields })
+        .execute();
+      return id;
+    };
+    const tryon = (id = randomUUID()): [NewJob] => [{ id, kind: 'tryon' }];
 
-  beforeAll(async () => {
-    w = await apiWorld(kind, cleanups);
-  }, 60_000);
-  afterAll(() => cleanups.run());
-  beforeEach(async () => {
-    await w.reset();
-    ann = await signUp(w.app, 'ann@example.com');
-    bob = await signUp(w.app, 'bob@example.com');
-  });
+    it('answers per submission: a new VTON, updates that keep or clear the mask, and a gone VTON, which writes nothing of its own', async () => {
+      const samePhoto = await vton(bob.user.id, { person_key: 'p1', mask_key: 'm1', garment_key: 'g1' });
+      const newPhoto = await vton(bob.user.id, { person_key: 'p1', mask_key: 'm1', garment_key: 'g2' });
+      const annNew = randomUUID();
+      const gone = randomUUID();
+      const writes: JobsWrite[] = [
+        {
+          userId: ann.user.id,
+          vtonId: undefined,
+          targetVton: annNew,
+          change: { status: 'segmenting', keys: { garment_key: 'ga', cloth_clean_key: null } },
+          jobs: tryon(),
+          at,
+        },
+        {
+          userId: bob.user.id,
+          vtonId: samePhoto,
+          targetVton: samePhoto,
+          change: { status: 'queued', keys: { person_key: 'p1', result_key: null }, keepMaskOf: 'p1' },
+          jobs: tryon(),
+          at,
+        },
+        {
+          userId: bob.user.id,
+          vtonId: newPhoto,
+          targetVton: newPhoto,
+          change: { status: 'queued', keys: { person_key: 'p2', result_key: null }, keepMaskOf: 'p2' },
+          jobs: tryon(),
+          at,
+        },
+        { userId: bob.user.id, vtonId: gone, targetVton: gone, change: { status: 'queued', keys: {} }, jobs: tryon(), at },
+        // ann's id on bob's VTON: not hers, so not written
+        { userId: ann.user.id, vtonId: samePhoto, targetVton: samePhoto, change: { status: 'failed', keys: { person_key: 'x' } }, jobs: tryon(), at },
+      ];
+      expect(await writeJobs(w.database.db, writes)).toEqual([true, true, true, false, false]);
 
-  const at = new Date('2026-11-29T06:00:00.000Z');
-  const vton = async (userId: string, fields: Record<string, string | null>) => {
-    const id = randomUUID();
-    await w.database.db
-      .insertInto('vtons')
-      .values({ id, user_id: userId, status: 'ready', ...fields })
-      .execute();
-    return id;
-  };
-  const tryon = (id = randomUUID()): [NewJob] => [{ id, kind: 'tryon' }];
-
-  it('answers per submission: a new VTON, updates that keep or clear the mask, and a gone VTON, which writes nothing of its own', async () => {
-    const samePhoto = await vton(bob.user.id, { person_key: 'p1', mask_key: 'm1', garment_key: 'g1' });
-    const newPhoto = await vton(bob.user.id, { person_key: 'p1', mask_key: 'm1', garment_key: 'g2' });
-    const annNew = randomUUID();
-    const gone = randomUUID();
-    const writes: JobsWrite[] = [
-      {
-        userId: ann.user.id,
-        vtonId: undefined,
-        targetVton: annNew,
-        change: { status: 'segmenting', keys: { garment_key: 'ga', cloth_clean_key: null } },
-        jobs: tryon(),
-        at,
-      },
-      {
-        userId: bob.user.id,
-        vtonId: samePhoto,
-        targetVton: samePhoto,
-        change: { status: 'queued', keys: { person_key: 'p1', result_key: null }, keepMaskOf: 'p1' },
-        jobs: tryon(),
-        at,
-      },
-      {
-        userId: bob.user.id,
-        vtonId: newPhoto,
-        targetVton: newPhoto,
-        change: { status: 'queued', keys: { person_key: 'p2', result_key: null }, keepMaskOf: 'p2' },
-        jobs: tryon(),
-        at,
-      },
-      { userId: bob.user.id, vtonId: gone, targetVton: gone, change: { status: 'queued', keys: {} }, jobs: tryon(), at },
-      // ann's id on bob's VTON: not hers, so not written
-      { userId: ann.user.id, vtonId: samePhoto, targetVton: samePhoto, change: { status: 'failed', keys: { person_key: 'x' } }, jobs: tryon(), at },
-    ];
-    expect(await writeJobs(w.database.db, writes)).toEqual([true, true, true, false, false]);
-
-    const rows = await w.database.db.selectFrom('vtons').selectAll().execute();
-    expect(rows.find((r) => r.id === annNew)).toMatchObject({
-      user_id: ann.user.id,
-      garment_key: 'ga',
-      cloth_clean_key: null,
-      person_key: null,
-      status: 'segmenting',
+      const rows = await w.database.db.selectFrom('vtons').selectAll().execute();
+      expect(rows.find((r) => r.id === annNew)).toMatchObject({
+        user_id: ann.user.id,
+        garment_key: 'ga',
+        cloth_clean_key: null,
+        person_key: null,
+        status: 'segmenting',
+      });
+      expect(rows.find((r) => r.id === samePhoto)).toMatchObject({ person_key: 'p1', mask_key: 'm1', garment_key: 'g1', result_key: null, status: 'queued' });
+      expect(rows.find((r) => r.id === newPhoto)).toMatchObject({ person_key: 'p2', mask_key: null, garment_key: 'g2', status: 'queued' });
+      expect(rows.find((r) => r.id === annNew)?.updated_at.toISOString()).toBe(at.toISOString());
+      const jobs = await w.database.db.selectFrom('jobs').select(['id', 'vton_id', 'user_id', 'status']).execute();
+      expect(jobs.map((j) => j.id).sort()).toEqual(
+        writes
+          .slice(0, 3)
+          .map((x) => x.jobs[0].id)
+          .sort(),
+      );
+      expect(jobs.every((j) => j.status === 'queued')).toBe(true);
     });
-    expect(rows.find((r) => r.id === samePhoto)).toMatchObject({ person_key: 'p1', mask_key: 'm1', garment_key: 'g1', result_key: null, status: 'queued' });
-    expect(rows.find((r) => r.id === newPhoto)).toMatchObject({ person_key: 'p2', mask_key: null, garment_key: 'g2', status: 'queued' });
-    expect(rows.find((r) => r.id === annNew)?.updated_at.toISOString()).toBe(at.toISOString());
-    const jobs = await w.database.db.selectFrom('jobs').select(['id', 'vton_id', 'user_id', 'status']).execute();
-    expect(jobs.map((j) => j.id).sort()).toEqual(
-      writes
-        .slice(0, 3)
-        .map((x) => x.jobs[0].id)
-        .sort(),
-    );
-    expect(jobs.every((j) => j.status === 'queued')).toBe(true);
-  });
 
-  it('writes two submissions to one VTON in one statement; the VTON takes one of their changes whole', async () => {
-    const shared = await vton(bob.user.id, { person_key: 'p0' });
-    const change = (person: string) => ({ status: 'queued' as const, keys: { person_key: person, result_key: null } });
-    const writes: JobsWrite[] = [
-      { userId: bob.user.id, vtonId: shared, targetVton: shared, change: change('p1'), jobs: tryon(), at },
-      { userId: bob.user.id, vtonId: shared, targetVton: shared, change: change('p2'), jobs: tryon(), at },
-    ];
-    expect(await writeJobs(w.database.db, writes)).toEqual([true, true]);
-    expect(await w.database.db.selectFrom('jobs').select('vton_id').execute()).toEqual([{ vton_id: shared }, { vton_id: shared }]);
-    const row = await w.database.db.selectFrom('vtons').select(['person_key', 'status']).where('id', '=', shared).executeTakeFirstOrThrow();
-    expect(['p1', 'p2']).toContain(row.person_key);
-    expect(row.status).toBe('queued');
-  });
+    it('writes two submissions to one VTON in one statement; the VTON takes one of their changes whole', async () => {
+      const shared = await vton(bob.user.id, { person_key: 'p0' });
+      const change = (person: string) => ({ status: 'queued' as const, keys: { person_key: person, result_key: null } });
+      const writes: JobsWrite[] = [
+        { userId: bob.user.id, vtonId: shared, targetVton: shared, change: change('p1'), jobs: tryon(), at },
+        { userId: bob.user.id, vtonId: shared, targetVton: shared, change: change('p2'), jobs: tryon(), at },
+      ];
+      expect(await writeJobs(w.database.db, writes)).toEqual([true, true]);
+      expect(await w.database.db.selectFrom('jobs').select('vton_id').execute()).toEqual([{ vton_id: shared }, { vton_id: shared }]);
+      const row = await w.database.db.selectFrom('vtons').select(['person_key', 'status']).where('id', '=', shared).executeTakeFirstOrThrow();
+      expect(['p1', 'p2']).toContain(row.person_key);
+      expect(row.status).toBe('queued');
+    });
 
-  it('is atomic: a constraint broken by one submission writes nothing of any (the batcher then retries them one by one)', async () => {
-    const existing = await vton(ann.user.id, { person_key: 'p1' });
-    const idempotency = { key: 'k', requestHash: 'h' };
-    const writes: JobsWrite[] = [
-      {
-        userId: ann.user.id,
-        vtonId: existing,
-        targetVton: existing,
-        change: { status: 'queued', keys: { person_key: 'p9' } },
-        jobs: [{ id: randomUUID(), kind: 'tryon', idempotency }],
-        at,
-      },
-      { userId: bob.user.id, vtonId: undefined, targetVton: randomUUID(), change: { status: 'queued', keys: {} }, jobs: tryon(), at },
-      {
-        userId: ann.user.id,
-        vtonId: undefined,
-        targetVton: randomUUID(),
-        change: { status: 'queued', keys: {} },
-        jobs: [{ id: randomUUID(), kind: 'tryon', idempotency }],
-        at,
-      },
-    ];
-    await expect(writeJobs(w.database.db, writes)).rejects.toMatchObject({ code: '23505' });
-    expect(await w.database.db.selectFrom('jobs').select('id').execute()).toEqual([]);
-    expect(await w.database.db.selectFrom('vtons').select(['id', 'person_key']).execute()).toEqual([{ id: existing, person_key: 'p1' }]);
+    it('is atomic: a constraint broken by one submission writes nothing of any (the batcher then retries them one by one)', async () => {
+      const existing = await vton(ann.user.id, { person_key: 'p1' });
+      const idempotency = { key: 'k', requestHash: 'h' };
+      const writes: JobsWrite[] = [
+        {
+          userId: ann.user.id,
+          vtonId: existing,
+          targetVton: existing,
+          change: { status: 'queued', keys: { person_key: 'p9' } },
+          jobs: [{ id: randomUUID(), kind: 'tryon', idempotency }],
+          at,
+        },
+        { userId: bob.user.id, vtonId: undefined, targetVton: randomUUID(), change: { status: 'queued', keys: {} }, jobs: tryon(), at },
+        {
+          userId: ann.user.id,
+          vtonId: undefined,
+          targetVton: randomUUID(),
+          change: { status: 'queued', keys: {} },
+          jobs: [{ id: randomUUID(), kind: 'tryon', idempotency }],
+          at,
+        },
+      ];
+      await expect(writeJobs(w.database.db, writes)).rejects.toMatchObject({ code: '23505' });
+      expect(await w.database.db.selectFrom('jobs').select('id').execute()).toEqual([]);
+      expect(await w.database.db.selectFrom('vtons').select(['id', 'person_key']).execute()).toEqual([{ id: existing, person_key: 'p1' }]);
+    });
   });
 });
