@@ -382,6 +382,8 @@ function problemStatuses(op: Operation): number[] {
   if (op.access === 'token' || op.access === 'admin' || op.access === 'key') statuses.add(403);
   if (op.body) add(400, 413, 415);
   if (op.query) statuses.add(400);
+  // every route reads the database or Redis: either out of reach is a 503 with Retry-After
+  statuses.add(503);
   return [...statuses].sort((a, b) => a - b);
 }
 
