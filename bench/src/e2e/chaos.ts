@@ -11,7 +11,7 @@
  *    mid-burst, down 3 s, started again over its AOF: the parts must reconnect by themselves.
  *  - stop PostgreSQL (one of this command's, bench/src/postgres.ts, given to the stack as
  *    DATABASE_URL) mid-burst with `pg_ctl stop -m fast`, 10 s, start it again: submissions while
- *    it is down are refused with a 5xx problem+json and leave no queued entry without a row;
+ *    it is down are refused with 503 database-unavailable (problem+json) and leave no queued entry without a row;
  *    lifecycle events the api could not record are retried by the stream source.
  *  - kill -9 a realtime replica (started beside the supervised one) holding half the shoppers'
  *    sockets: they see the close, reconnect through the gateway, resync from GET /api/jobs, and
@@ -368,7 +368,7 @@ async function postgresStop(all: Shopper[], redis: Redis, pg: OwnPostgres, first
   return {
     fault: `stop PostgreSQL (pg_ctl stop -m fast) mid-burst, down ${PG_DOWN_MS / 1000} s, started again`,
     expected:
-      'submissions while down refused with a 5xx problem+json, no queued entry left without a row; lifecycle events retried by the stream source; every accepted job ends once',
+      'submissions while down refused with 503 database-unavailable (problem+json), no queued entry left without a row; lifecycle events retried by the stream source; every accepted job ends once',
     held: open.length,
     recoveryMs: recoveredAt - restartedAt,
     drainMs: undefined,
@@ -382,7 +382,7 @@ async function postgresStop(all: Shopper[], redis: Redis, pg: OwnPostgres, first
       },
       {
         what: `a submission while down: ${refused.status} ${refused.contentType}${refused.title ? ` "${refused.title}"` : ''}`,
-        ok: refused.status >= 500 && refused.contentType.startsWith('application/problem+json'),
+        ok: refused.status === 503 && refused.title === 'Database unavailable' && refused.contentType.startsWith('application/problem+json'),
       },
       { what: `refusals that were not 5xx: ${not5xx.length} of ${rejected.length}`, ok: not5xx.length === 0 },
       { what: `queue:jobs entries without a job row: ${left.orphans} of ${left.entries}`, ok: left.orphans === 0 },
