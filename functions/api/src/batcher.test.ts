@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher } from './batcher.ts';
+import { Batcher, batchersOf } from './batcher.ts';
 
 /** A run that records its batches and answers each item doubled once released. */
 function recording() {
@@ -82,5 +82,22 @@ describe('Batcher', () => {
   it('refuses a run that answers the wrong number of outputs, item by item', async () => {
     const batcher = new Batcher(async (items: readonly number[]) => items.slice(1));
     await expect(batcher.add(1)).rejects.toThrow('a batch of 1 answered 0 outputs');
+  });
+
+  it('batchersOf keeps one batcher per owner, and never mixes two owners in a batch', async () => {
+    const seen: [string, number[]][] = [];
+    const of = batchersOf(async (owner: { name: string }, items: readonly number[]) => {
+      seen.push([owner.name, [...items]]);
+      return items.map((i) => `${owner.name}${i}`);
+    });
+    const a = { name: 'a' };
+    const b = { name: 'b' };
+    expect(of(a)).toBe(of(a));
+    expect(of(a)).not.toBe(of(b));
+    expect(await Promise.all([of(a).add(1), of(b).add(2), of(a).add(3)])).toEqual(['a1', 'b2', 'a3']);
+    expect(seen).toEqual([
+      ['a', [1, 3]],
+      ['b', [2]],
+    ]);
   });
 });

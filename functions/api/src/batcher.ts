@@ -77,3 +77,22 @@ export class Batcher<I, O> {
     for (const [i, w] of batch.entries()) w.resolve(outputs[i] as O);
   }
 }
+
+/**
+ * A batcher per `owner` (a database handle: batches never mix two databases), made on first use:
+ * `const accounts = batchersOf((database, ids) => ...)`, then `accounts(database).add(id)`.
+ */
+export function batchersOf<K extends object, I, O>(
+  run: (owner: K, items: readonly I[]) => Promise<readonly O[]>,
+  options?: BatcherOptions,
+): (owner: K) => Batcher<I, O> {
+  const batchers = new WeakMap<K, Batcher<I, O>>();
+  return (owner) => {
+    let batcher = batchers.get(owner);
+    if (!batcher) {
+      batcher = new Batcher((items) => run(owner, items), options);
+      batchers.set(owner, batcher);
+    }
+    return batcher;
+  };
+}

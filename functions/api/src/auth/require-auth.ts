@@ -6,7 +6,7 @@ import { problem } from '@proteus/common';
 import type { DatabaseHandle, UsersTable } from '@proteus/common/db';
 import { createMiddleware } from 'hono/factory';
 import type { Selectable } from 'kysely';
-import { Batcher } from '../batcher.ts';
+import { batchersOf } from '../batcher.ts';
 import type { AppEnv } from '../env.ts';
 import { authenticateApiKey, isApiKey } from './api-keys.ts';
 import { hit, rateLimited } from './rate-limit.ts';
@@ -15,24 +15,16 @@ import { verifyAccessToken } from './tokens.ts';
 
 type Account = Pick<Selectable<UsersTable>, 'id' | 'role'>;
 
-/** The accounts of many concurrent requests in one query (../batcher.ts); one batcher per database. */
-const accounts = new WeakMap<DatabaseHandle, Batcher<string, Account | undefined>>();
-function accountOf(database: DatabaseHandle, userId: string): Promise<Account | undefined> {
-  let batcher = accounts.get(database);
-  if (!batcher) {
-    batcher = new Batcher(async (ids) => {
-      const rows = await database.db
-        .selectFrom('users')
-        .select(['id', 'role'])
-        .where('id', 'in', [...new Set(ids)])
-        .execute();
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      return ids.map((id) => byId.get(id));
-    });
-    accounts.set(database, batcher);
-  }
-  return batcher.add(userId);
-}
+/** The accounts of many concurrent requests in one query (../batcher.ts). */
+const accounts = batchersOf(async (database: DatabaseHandle, ids: readonly string[]): Promise<(Account | undefined)[]> => {
+  const rows = await database.db
+    .selectFrom('users')
+    .select(['id', 'role'])
+    .where('id', 'in', [...new Set(ids)])
+    .execute();
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id));
+});
 
 export interface RequireAuthOptions {
   /** accept API keys (shop backends); account and key management set this false */
@@ -72,7 +64,7 @@ export function requireAuth({ apiKeys = true, role }: RequireAuthOptions = {}) {
       const claims = await verifyAccessToken(settings, credential);
       if (!claims) throw unauthorized('the access token is invalid or expired', 'invalid_token');
       // the account may be gone since the token was issued; its role is read fresh too
-      const user = await accountOf(database, claims.userId);
+      const user = await accounts(database).add(claims.userId);
       if (!user) throw unauthorized('the account no longer exists', 'invalid_token');
       auth = { userId: user.id, role: user.role, via: 'token' };
     }

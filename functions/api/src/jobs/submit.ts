@@ -15,7 +15,7 @@ import { problem } from '@proteus/common';
 import type { Database, DatabaseHandle, JobsTable, VtonStatus } from '@proteus/common/db';
 import { createEvent, type EventData, keys, type ProteusEvent } from '@proteus/eventing';
 import { type Kysely, type Selectable, sql } from 'kysely';
-import { Batcher } from '../batcher.ts';
+import { batchersOf } from '../batcher.ts';
 import type { ApiDeps } from '../env.ts';
 import { ImageRejected } from '../images/rejected.ts';
 import { verifyImage } from '../images/verify.ts';
@@ -246,16 +246,8 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
   return writes.map((w) => w.jobs.every((job) => written.has(job.id)));
 }
 
-// one batcher per database: concurrent submissions share its statements
-const writers = new WeakMap<DatabaseHandle, Batcher<JobsWrite, boolean>>();
-function writerOf(database: DatabaseHandle): Batcher<JobsWrite, boolean> {
-  let writer = writers.get(database);
-  if (!writer) {
-    writer = new Batcher((writes) => writeJobs(database.db, writes));
-    writers.set(database, writer);
-  }
-  return writer;
-}
+// concurrent submissions share statements
+const jobWrites = batchersOf((database: DatabaseHandle, writes: readonly JobsWrite[]) => writeJobs(database.db, writes));
 
 export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work: given, idempotency }: Submission): Promise<SubmitResult> {
   const { database, log } = deps;
@@ -302,7 +294,7 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work
     throw queueUnavailable();
   }
   try {
-    const written = await writerOf(database).add({ userId, vtonId, targetVton, change: vtonChange(work, maskJobId !== undefined), jobs, at: new Date() });
+    const written = await jobWrites(database).add({ userId, vtonId, targetVton, change: vtonChange(work, maskJobId !== undefined), jobs, at: new Date() });
     // deleted since the check above
     if (!written) throw noSuchVton(vtonId as string);
   } catch (error) {

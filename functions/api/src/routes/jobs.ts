@@ -5,13 +5,13 @@
  * /api; each route carries its own guard, so no wildcard middleware reaches other /api routes.
  */
 import { problem } from '@proteus/common';
-import type { Database, DatabaseHandle } from '@proteus/common/db';
+import type { DatabaseHandle } from '@proteus/common/db';
 import { keys } from '@proteus/eventing';
 import { type Context, Hono } from 'hono';
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { requireAuth } from '../auth/require-auth.ts';
-import { Batcher } from '../batcher.ts';
+import { batchersOf } from '../batcher.ts';
 import type { AppEnv } from '../env.ts';
 import { ImageRejected } from '../images/rejected.ts';
 import { cursorField, encodeCursor, microIso } from '../jobs/cursor.ts';
@@ -98,8 +98,9 @@ type GarmentVton = { id: string } & VtonMask;
  * The newest VTON of each (user, garment key) asked for, in one query for many concurrent snaps
  * (../batcher.ts). Indexed on both garment columns.
  */
-async function vtonsOfGarments(db: Kysely<Database>, asked: readonly { userId: string; key: string }[]): Promise<(GarmentVton | undefined)[]> {
-  const { rows } = await sql<{ n: number; id: string; person_key: string | null; mask_key: string | null }>`
+const vtonsOfGarments = batchersOf(
+  async (database: DatabaseHandle, asked: readonly { userId: string; key: string }[]): Promise<(GarmentVton | undefined)[]> => {
+    const { rows } = await sql<{ n: number; id: string; person_key: string | null; mask_key: string | null }>`
     select c.n, v.id, v.person_key, v.mask_key
     from jsonb_to_recordset(cast(${JSON.stringify(asked.map((a, n) => ({ n, user_id: a.userId, key: a.key })))} as jsonb)) as c(n int, user_id text, key text)
     cross join lateral (
@@ -107,13 +108,12 @@ async function vtonsOfGarments(db: Kysely<Database>, asked: readonly { userId: s
       where user_id = c.user_id and (garment_key = c.key or cloth_clean_key = c.key)
       order by created_at desc, id desc
       limit 1
-    ) as v`.execute(db);
-  const found: (GarmentVton | undefined)[] = asked.map(() => undefined);
-  for (const row of rows) found[row.n] = { id: row.id, personKey: row.person_key, maskKey: row.mask_key };
-  return found;
-}
-
-const garmentVtons = new WeakMap<DatabaseHandle, Batcher<{ userId: string; key: string }, GarmentVton | undefined>>();
+    ) as v`.execute(database.db);
+    const found: (GarmentVton | undefined)[] = asked.map(() => undefined);
+    for (const row of rows) found[row.n] = { id: row.id, personKey: row.person_key, maskKey: row.mask_key };
+    return found;
+  },
+);
 
 /**
  * The caller's newest VTON made for this garment (as uploaded or cleaned), so a snap joins it,
@@ -121,14 +121,8 @@ const garmentVtons = new WeakMap<DatabaseHandle, Batcher<{ userId: string; key: 
  * keys; the garment may be named by its upload key.
  */
 function vtonOfGarment(c: Context<AppEnv>, garmentKey: string): Promise<GarmentVton | undefined> {
-  const { database } = c.var.deps;
-  let batcher = garmentVtons.get(database);
-  if (!batcher) {
-    batcher = new Batcher((asked) => vtonsOfGarments(database.db, asked));
-    garmentVtons.set(database, batcher);
-  }
   const key = keys.objectKeyPattern.test(garmentKey) ? keys.verifiedObjectKey(garmentKey) : garmentKey;
-  return batcher.add({ userId: c.var.auth.userId, key });
+  return vtonsOfGarments(c.var.deps.database).add({ userId: c.var.auth.userId, key });
 }
 
 export const jobRoutes = new Hono<AppEnv>()
