@@ -100,4 +100,32 @@ describe('Batcher', () => {
       ['b', [2]],
     ]);
   });
+
+  it('fails every item with the batch’s error, without reruns, when retryAlone says it is not about them', async () => {
+    let runs = 0;
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const batcher = new Batcher(
+      async () => {
+        runs++;
+        throw down;
+      },
+      { retryAlone: (error) => (error as { code?: string }).code !== 'ECONNREFUSED' },
+    );
+    const answers = await Promise.allSettled([1, 2, 3].map((i) => batcher.add(i)));
+    expect(answers.map((a) => a.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(answers.map((a) => (a as PromiseRejectedResult).reason)).toEqual([down, down, down]);
+    expect(runs).toBe(1);
+  });
+
+  it('batchersOf does not rerun a batch the database could not take', async () => {
+    let runs = 0;
+    const of = batchersOf(async (_owner: object, _items: readonly number[]): Promise<number[]> => {
+      runs++;
+      throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    });
+    const owner = {};
+    const answers = await Promise.allSettled([1, 2].map((i) => of(owner).add(i)));
+    expect(answers.every((a) => a.status === 'rejected')).toBe(true);
+    expect(runs).toBe(1);
+  });
 });

@@ -8,14 +8,18 @@
  *
  * `run` answers one output per item, in order. When it throws, a batch of several items is
  * run again item by item, so one bad item (a unique violation, say) fails only its own
- * request.
+ * request; unless `retryAlone` says the error is not about the items (the database is down:
+ * a dozen more attempts would only wait for it a dozen times), then every item fails with it.
  */
+import { isDatabaseUnavailable } from '@proteus/common/db';
 
 export interface BatcherOptions {
   /** items in one batch at most */
   maxBatch?: number;
   /** batches out at once at most; more waiting items join the next batch */
   maxInFlight?: number;
+  /** whether a failed batch is worth running again item by item (default: always) */
+  retryAlone?: (error: unknown) => boolean;
 }
 
 interface Waiting<I, O> {
@@ -28,14 +32,16 @@ export class Batcher<I, O> {
   readonly #run: (items: readonly I[]) => Promise<readonly O[]>;
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
+  readonly #retryAlone: (error: unknown) => boolean;
   #waiting: Waiting<I, O>[] = [];
   #inFlight = 0;
   #scheduled = false;
 
-  constructor(run: (items: readonly I[]) => Promise<readonly O[]>, { maxBatch = 256, maxInFlight = 2 }: BatcherOptions = {}) {
+  constructor(run: (items: readonly I[]) => Promise<readonly O[]>, { maxBatch = 256, maxInFlight = 2, retryAlone = () => true }: BatcherOptions = {}) {
     this.#run = run;
     this.#maxBatch = maxBatch;
     this.#maxInFlight = maxInFlight;
+    this.#retryAlone = retryAlone;
   }
 
   add(item: I): Promise<O> {
@@ -70,8 +76,8 @@ export class Batcher<I, O> {
       outputs = await this.#run(batch.map((w) => w.item));
       if (outputs.length !== batch.length) throw new Error(`a batch of ${batch.length} answered ${outputs.length} outputs`);
     } catch (error) {
-      if (batch.length === 1) (batch[0] as Waiting<I, O>).reject(error);
-      else await Promise.all(batch.map((w) => this.#settle([w])));
+      if (batch.length > 1 && this.#retryAlone(error)) await Promise.all(batch.map((w) => this.#settle([w])));
+      else for (const w of batch) w.reject(error);
       return;
     }
     for (const [i, w] of batch.entries()) w.resolve(outputs[i] as O);
@@ -81,10 +87,11 @@ export class Batcher<I, O> {
 /**
  * A batcher per `owner` (a database handle: batches never mix two databases), made on first use:
  * `const accounts = batchersOf((database, ids) => ...)`, then `accounts(database).add(id)`.
+ * A batch that failed because the database cannot be reached is not rerun item by item.
  */
 export function batchersOf<K extends object, I, O>(
   run: (owner: K, items: readonly I[]) => Promise<readonly O[]>,
-  options?: BatcherOptions,
+  options: BatcherOptions = { retryAlone: (error) => !isDatabaseUnavailable(error) },
 ): (owner: K) => Batcher<I, O> {
   const batchers = new WeakMap<K, Batcher<I, O>>();
   return (owner) => {
