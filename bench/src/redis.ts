@@ -1,5 +1,5 @@
 /** A redis-server of the benchmark's own on a free port, gone when the process ends. */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,26 +14,47 @@ export const freePort = () =>
     });
   });
 
-export async function startRedis(): Promise<{ port: number; url: string }> {
+export interface OwnRedis {
+  port: number;
+  url: string;
+  /** kill -9, waiting until it is gone */
+  kill9(): Promise<void>;
+  /** start it again on the same port and folder (over its AOF, when on), waiting until it accepts connections */
+  start(): Promise<void>;
+}
+
+/** `aof`: appendonly on (appendfsync everysec, its default), so a restart finds what a kill -9 left. */
+export async function startRedis({ aof = false }: { aof?: boolean } = {}): Promise<OwnRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'proteus-bench-redis-'));
   const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  let server: ChildProcess | undefined;
+  const start = async () => {
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', aof ? 'yes' : 'no', '--dir', dir], {
+      stdio: 'ignore',
+    });
+    for (let i = 0; ; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.on('error', () => resolve(false));
+      });
+      if (up) return;
+      if (i > 200) throw new Error('redis-server did not start');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  const kill9 = async () => {
+    const gone = new Promise((r) => server?.once('exit', r));
+    server?.kill('SIGKILL');
+    await gone;
+  };
   // whatever way this process ends (a thrown error included), its redis-server goes with it
   process.on('exit', () => {
-    server.kill();
+    server?.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (up) break;
-    if (i > 100) throw new Error('redis-server did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { port, url: `redis://127.0.0.1:${port}` };
+  await start();
+  return { port, url: `redis://127.0.0.1:${port}`, kill9, start };
 }

@@ -83,8 +83,9 @@ class WorkerSettings(BaseSettings):
         return value
 
 
-class _GivenEnv(WorkerSettings):
-    """WorkerSettings from the values passed in only, so an explicit env is not mixed with os.environ."""
+class GivenValuesOnly(BaseSettings):
+    """Put first among a settings class's bases (`class _Given(GivenValuesOnly, MySettings)`) to
+    read only the values passed in, so an explicit env is not mixed with os.environ."""
 
     @classmethod
     def settings_customise_sources(
@@ -96,6 +97,10 @@ class _GivenEnv(WorkerSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
+
+
+class _GivenEnv(GivenValuesOnly, WorkerSettings):
+    """WorkerSettings from the values passed in only."""
 
 
 def _expects(field: str) -> str:

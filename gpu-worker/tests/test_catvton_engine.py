@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, cast
 
@@ -22,19 +22,10 @@ from proteus_worker.engines.catvton.pipeline import CatVTONPipeline
 from proteus_worker.engines.catvton.samples import synthetic_job
 from proteus_worker.engines.catvton.settings import CatVTONSettings
 from proteus_worker.log import Logger
+from tests.torch_threads import one_torch_thread  # noqa: F401  (an autouse fixture: one thread here)
 
 STEPS = 2
 TINY = CatVTONSettings(long_side=64, degraded_long_side=64, steps=STEPS)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared machine OpenMP's spinning workers
-    make two threads ten times slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ every hub id below runs with downloads off against an empty cache."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 from pathlib import Path
 
@@ -32,18 +31,9 @@ from proteus_worker.engines.catvton.loading import (
 )
 from proteus_worker.engines.catvton.pipeline import CatVTONPipeline
 from proteus_worker.engines.catvton.settings import CatVTONSettings, CatVTONSettingsError, load_catvton_settings
+from tests.torch_threads import one_torch_thread  # noqa: F401  (an autouse fixture: one thread here)
 
 SUBFOLDER = "mix-48k-1024/attention"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared machine OpenMP's spinning workers
-    make two threads ten times slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_weights(root: Path) -> dict[str, Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 from typing import Any
 
@@ -12,6 +11,7 @@ import torch
 from proteus_worker.engines.catvton.attention import skips_cross_attention
 from proteus_worker.engines.catvton.configs import TINY_UNET, TINY_VAE, build_components, tiny_components
 from proteus_worker.engines.catvton.pipeline import CatVTONPipeline
+from tests.torch_threads import one_torch_thread  # noqa: F401  (an autouse fixture: one thread here)
 
 HEIGHT, WIDTH, STEPS = 64, 48, 2
 
@@ -20,16 +20,6 @@ HEIGHT, WIDTH, STEPS = 64, 48, 2
 # GEMMs and convolutions may block and sum differently for another batch size (measured:
 # about 1e-6). 1e-4 is 100x that and still 1/40 of one 8-bit level.
 BATCH_TOLERANCE = 1e-4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared machine OpenMP's spinning workers
-    make two threads ten times slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

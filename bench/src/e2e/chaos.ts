@@ -28,15 +28,11 @@
  *   npm run e2e:chaos -w @proteus/bench [-- JOBS RATE FAULTS]
  *   FAULTS: comma-separated subset of worker,source,redis,postgres,realtime (default all)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { keys } from '@proteus/eventing';
 import { Redis } from 'ioredis';
 import { type OwnPostgres, startPostgres } from '../postgres.ts';
-import { freePort } from '../redis.ts';
+import { type OwnRedis, startRedis } from '../redis.ts';
 import { ms, offer, type Sent, type Shopper, settle, shoppers } from './burst.ts';
 import { call, facingLandmarks, isTerminal, Updates } from './client.ts';
 import { report } from './report.ts';
@@ -183,45 +179,12 @@ async function scenario(
   };
 }
 
-/** A redis-server with AOF on (appendfsync everysec, its default), on a fixed port and folder, so it can be killed and started again. */
-async function ownRedis() {
-  const dir = mkdtempSync(join(tmpdir(), 'proteus-e2e-redis-'));
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
-    for (let i = 0; ; i++) {
-      const up = await new Promise<boolean>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.on('error', () => resolve(false));
-      });
-      if (up) return;
-      if (i > 200) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  const kill9 = async () => {
-    const gone = new Promise((r) => child?.once('exit', r));
-    child?.kill('SIGKILL');
-    await gone;
-  };
-  process.on('exit', () => {
-    child?.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await start();
-  return { url: `redis://127.0.0.1:${port}`, start, kill9 };
-}
-
 /**
  * kill -9 Redis mid-burst, start it again over its AOF after DOWN_MS; recovery is from the
  * restart to the owner's socket receiving the outcome of a probe job submitted after it (its
  * POST retried while the api refuses).
  */
-async function redisRestart(all: Shopper[], server: Awaited<ReturnType<typeof ownRedis>>, first: number): Promise<Outcome> {
+async function redisRestart(all: Shopper[], server: OwnRedis, first: number): Promise<Outcome> {
   const before = new Redis(server.url);
   const deadFrom = await lastId(before, keys.streams.dead);
   before.disconnect();
@@ -459,7 +422,7 @@ const outcomes: Outcome[] = [];
 const started = performance.now();
 const loadAtStart = (loadavg()[0] as number).toFixed(1);
 try {
-  const server = await ownRedis();
+  const server = await startRedis({ aof: true });
   const pg = await startPostgres();
   stack = await startE2EStack({ REDIS_URL: server.url, DATABASE_URL: pg.url });
   say(`dev stack up at ${stack.url} (its own Redis and PostgreSQL)`);

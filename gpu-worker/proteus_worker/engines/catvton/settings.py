@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from proteus_worker.settings import GivenValuesOnly
 
 ENV_PREFIX = "WORKER_CATVTON_"
 
@@ -58,19 +60,8 @@ class CatVTONSettings(BaseSettings):
         return value
 
 
-class _GivenEnv(CatVTONSettings):
+class _GivenEnv(GivenValuesOnly, CatVTONSettings):
     """CatVTONSettings from the values passed in only, not mixed with os.environ."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 _EXPECTS = {
