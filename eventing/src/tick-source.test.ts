@@ -60,7 +60,8 @@ describe('tick source (real sink)', () => {
   it('skips ticks while a slow delivery is in flight, and never overlaps deliveries', async () => {
     const s = await sink(() => ({ status: 200, delayMs: 120 }));
     const errors: Error[] = [];
-    const source = ticks({ sinkUrl: s.url, periodMs: 40, onError: (e) => errors.push(e) });
+    // a timeout well above the sink's 120 ms: under a loaded CI the default (4 periods, 160 ms) can expire
+    const source = ticks({ sinkUrl: s.url, periodMs: 40, timeoutMs: 2000, onError: (e) => errors.push(e) });
     source.start();
     await sleep(700);
     await source.stop();
