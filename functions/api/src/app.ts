@@ -1,5 +1,5 @@
 /** The api function's Hono app. It never listens: server.ts does. */
-import { notFoundHandler, PROBLEM_BASE, problemErrorHandler, problemResponse } from '@proteus/common';
+import { notFoundHandler, PROBLEM_BASE, Problem, problemErrorHandler, problemResponse } from '@proteus/common';
 import { isDatabaseUnavailable } from '@proteus/common/db';
 import { Hono } from 'hono';
 import { requireAuth } from './auth/require-auth.ts';
@@ -18,6 +18,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { userRoutes } from './routes/users.ts';
 import { vtonRoutes } from './routes/vtons.ts';
 import { webApp } from './routes/web.ts';
+import { drainUnread, UNREAD_BODY } from './validation.ts';
 
 export type { ApiDeps, AppEnv } from './env.ts';
 
@@ -52,7 +53,8 @@ export function createApp(given: ApiDeps) {
   if (deps.webDist) app.route('/', webApp(deps.webDist));
   app.notFound(notFoundHandler);
   const onProblem = problemErrorHandler(deps.log);
-  app.onError((error, c) => {
+  app.onError(async (error, c) => {
+    if (error instanceof Problem && error.headers.connection === UNREAD_BODY.connection) await drainUnread(c);
     // the database down or restarting: nothing was written (a queued entry is withdrawn), retry
     if (!isDatabaseUnavailable(error)) return onProblem(error, c);
     deps.log.warn('database unavailable', { error: error.message, path: c.req.path, method: c.req.method });

@@ -81,6 +81,40 @@ async function readNodeBody(incoming: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
+const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
+const DRAIN_MAX_MS = 5000;
+
+/**
+ * Before a refusal that leaves a body unread (UNREAD_BODY) goes out, the rest of the body is
+ * read and dropped, up to 16 MiB or 5 s: answering and closing while the client is still
+ * sending makes its kernel reset the connection, which can discard the answer before the client
+ * reads it (and a proxy in between passes the reset on). Bigger or slower bodies are cut off,
+ * the connection closed at once. Only on @hono/node-server; elsewhere there is nothing to read.
+ */
+export function drainUnread(c: Context): Promise<void> {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  if (!(incoming instanceof IncomingMessage) || incoming.readableEnded || incoming.destroyed) return Promise.resolve();
+  if (Number(incoming.headers['content-length'] ?? 0) > DRAIN_MAX_BYTES) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      incoming.off('data', onData).off('end', done).off('error', done).off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_MAX_BYTES) {
+        incoming.pause();
+        done();
+      }
+    };
+    const timer = setTimeout(done, DRAIN_MAX_MS);
+    incoming.on('data', onData).once('end', done).once('error', done).once('close', done);
+    incoming.resume();
+  });
+}
+
 // as Request.json() decodes: UTF-8, a byte order mark dropped
 const utf8 = new TextDecoder();
 
