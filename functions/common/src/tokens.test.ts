@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { sign } from 'hono/jwt';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { verifyAccessToken } from './tokens.ts';
 
 const secret = 'a-test-secret-a-test-secret-a-test-secret-0123';
@@ -39,5 +39,27 @@ describe('verifyAccessToken', () => {
     ['a truncated signature', () => token({ alg: 'HS256' }, claims()).slice(0, -2)],
   ])('refuses %s', async (_, make) => {
     expect(await verifyAccessToken(secret, make())).toBeUndefined();
+  });
+
+  describe('a token seen again (answered from what verified before)', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('is refused once it has expired', async () => {
+      const exp = now() + 30;
+      const t = token({ alg: 'HS256' }, claims({ exp }));
+      expect(await verifyAccessToken(secret, t)).toEqual({ userId: 'u1', role: 'user', exp });
+      expect(await verifyAccessToken(secret, t)).toEqual({ userId: 'u1', role: 'user', exp });
+      vi.useFakeTimers({ now: exp * 1000 });
+      expect(await verifyAccessToken(secret, t)).toBeUndefined();
+    });
+
+    it('is refused under another secret (a rotated one)', async () => {
+      const t = token({ alg: 'HS256' }, claims());
+      expect(await verifyAccessToken(secret, t)).toBeDefined();
+      expect(await verifyAccessToken('another-secret-another-secret-another-secret', t)).toBeUndefined();
+      expect(await verifyAccessToken(secret, t)).toBeDefined();
+    });
   });
 });

@@ -43,8 +43,32 @@ function jsonPart(part: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * Tokens that verified, with the secret they verified under: a client sends the same token on
+ * every request until it refreshes, and a token seen again skips the parsing and the HMAC. Its
+ * expiry is checked again on every use (`nbf` and `iat` passed once stay passed). Oldest first
+ * out past VERIFIED_MAX.
+ */
+const verified = new Map<string, { secret: string; claims: AccessClaims }>();
+const VERIFIED_MAX = 10_000;
+
 /** The token's claims, or undefined for anything not a valid, unexpired access token. */
 export async function verifyAccessToken(secret: string, token: string): Promise<AccessClaims | undefined> {
+  const seen = verified.get(token);
+  if (seen?.secret === secret) {
+    if (seen.claims.exp > Math.floor(Date.now() / 1000)) return seen.claims;
+    verified.delete(token);
+    return undefined;
+  }
+  const claims = checkedToken(secret, token);
+  if (claims) {
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+    verified.set(token, { secret, claims });
+  }
+  return claims;
+}
+
+function checkedToken(secret: string, token: string): AccessClaims | undefined {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => base64url.test(p))) return undefined;
   const [header, payload, signature] = parts as [string, string, string];
