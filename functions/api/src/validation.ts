@@ -140,7 +140,10 @@ export const jsonRequests = createMiddleware(async function jsonRequests(c, next
       } catch {
         throw malformed();
       }
-      // the cache c.req.json() answers from
+      // the caches c.req.json() answers from (this Hono's json() parses the cached text; with
+      // only `json` cached it would rebuild a Response to read the text back). Hono keeps
+      // promises there, whatever its types say.
+      c.req.bodyCache.text = Promise.resolve(text) as unknown as string;
       c.req.bodyCache.json = Promise.resolve(body);
     } else {
       try {
