@@ -85,7 +85,7 @@ const page = (item: Json) => ({
 });
 const jobAccepted = { 202: { description: 'Queued', schema: ref('JobAccepted') } };
 const WAITS_FOR_MASK =
-  'A try-on without `maskKey` first needs a person mask: it reuses the VTON’s mask when that was made from the same person photo, else a segmentation job (`purpose: person-mask`) is queued with it and the try-on waits for it, answered and listed as `queued` with `waiting_for` naming that job. When the mask is made the try-on is queued with it; when it fails, without one (the worker then builds a mask from the landmarks). The answer is always the try-on job.';
+  'A try-on without `maskKey` first needs a person mask: it reuses a mask made from the same person photo (the VTON’s, or the one made for another of the caller’s try-ons of that photo); else it waits for that photo’s mask job if one is queued or running, or a segmentation job (`purpose: person-mask`) is queued with it and the try-on waits for it; it is answered and listed as `queued` with `waiting_for` naming the job it waits for. When the mask is made the try-on is queued with it; when it fails, without one (the worker then builds a mask from the landmarks). The answer is always the try-on job.';
 const JOB_STATUS =
   'A try-on waiting for its person mask is `queued`; `waiting_for` names the segmentation job making the mask (a job of the caller’s, with its own status), null once the try-on is queued.';
 const submission: Pick<Operation, 'access' | 'tag' | 'success' | 'problems' | 'headers'> = {

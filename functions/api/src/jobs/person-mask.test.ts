@@ -1,9 +1,13 @@
 /**
  * The person mask of a try-on (#6), end to end on the real services: a try-on without a mask
  * asks the segment function for one and waits; the /events sink queues it when the mask is made
- * (with it) or has failed (without it), once.
+ * (with it) or has failed (without it), once. Try-ons of one photo share its mask job, made or
+ * still being made.
  */
+import { randomUUID } from 'node:crypto';
+import { type Database, type DatabaseHandle, openDatabase } from '@proteus/common/db';
 import { createEvent, keys, type Producer, type ProteusEvent, toBinaryHttp, toStructuredHttp } from '@proteus/eventing';
+import { sql, type Transaction } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonInit, signUp, type TestAccount } from '../../test/accounts.ts';
 import { type ApiWorld, apiWorld, cleanupStack, expectProblem } from '../../test/deps.ts';
@@ -14,6 +18,7 @@ import { releasedRequest } from '../lifecycle/release.ts';
 import { openApiDocument } from '../openapi.ts';
 import { planMask } from './person-mask.ts';
 import { producerOf } from './queue.ts';
+import { writeJobs } from './submit.ts';
 
 const verified = keys.verifiedObjectKey;
 
@@ -35,6 +40,21 @@ describe('planMask', () => {
     expect(planMask({ ...tryon, personKey: verified(person) }, vton)).toEqual({ kind: 'reuse', maskKey: 'users/u1/mask/m1.png' });
     expect(planMask({ ...tryon, personKey: 'users/u1/person/p2.jpg' }, vton)).toEqual({ kind: 'wait' });
     expect(planMask(tryon, { personKey: verified(person), maskKey: null })).toEqual({ kind: 'wait' });
+  });
+
+  it('without a VTON mask of the photo: the photo’s mask if made, its mask job if still queued or running', () => {
+    const made = { jobId: 'j1', status: 'completed' as const, resultKey: 'users/u1/mask/j1.png' };
+    expect(planMask(tryon, undefined, made)).toEqual({ kind: 'reuse', maskKey: 'users/u1/mask/j1.png' });
+    expect(planMask(tryon, undefined, { ...made, status: 'queued', resultKey: null })).toEqual({ kind: 'join', maskJobId: 'j1' });
+    expect(planMask(tryon, undefined, { ...made, status: 'running', resultKey: null })).toEqual({ kind: 'join', maskJobId: 'j1' });
+    // the VTON's own mask of the photo comes first
+    const vton = { personKey: verified(person), maskKey: 'users/u1/mask/m1.png' };
+    expect(planMask(tryon, vton, made)).toEqual({ kind: 'reuse', maskKey: 'users/u1/mask/m1.png' });
+    // nothing usable: a new mask job
+    expect(planMask(tryon, undefined, { ...made, resultKey: null })).toEqual({ kind: 'wait' });
+    expect(planMask(tryon, undefined, { ...made, resultKey: 'users/u1/cloth_clean/j1.png' })).toEqual({ kind: 'wait' });
+    expect(planMask(tryon, undefined, { ...made, status: 'failed' })).toEqual({ kind: 'wait' });
+    expect(planMask({ ...tryon, engine: 'warp' }, undefined, made)).toEqual({ kind: 'none' });
   });
 });
 
@@ -261,9 +281,44 @@ describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person 
     expect(await tryonRequests()).toHaveLength(3);
     expect(await vton(first.vton_id)).toMatchObject({ person_key: verified(otherPhoto), mask_key: null });
 
-    // back to the first photo: its mask left the VTON, so it is made again
-    await snap({ seed: 4 });
-    expect(await maskRequests()).toHaveLength(3);
+    // back to the first photo: its mask left the VTON, but the mask made from the photo serves again
+    const back = await snap({ seed: 4 });
+    expect(await maskRequests()).toHaveLength(2);
+    expect((await tryonRequests()).map((e) => [e.data.jobId, e.data.maskKey]).at(-1)).toEqual([back.job_id, maskKeyOf(maskJobId)]);
+    expect(await vton(first.vton_id)).toMatchObject({ person_key: verified(personKey), mask_key: maskKeyOf(maskJobId) });
+  });
+
+  it('the mask of a photo serves try-ons of other garments (other VTONs); a failed one is asked for again', async () => {
+    const first = await snap();
+    const maskJobId = await maskJobOf(first.job_id);
+    await storeMask(maskJobId);
+    await delivered(maskCompleted(maskJobId, first.vton_id));
+    const otherGarment = await storeImage(w.storage, ann.user.id, 'garment');
+    const other = await snap({ garmentKey: otherGarment });
+    expect(other.vton_id).not.toBe(first.vton_id);
+    expect(await maskRequests()).toHaveLength(1);
+    expect((await tryonRequests()).map((e) => [e.data.jobId, e.data.maskKey])).toEqual([
+      [first.job_id, maskKeyOf(maskJobId)],
+      [other.job_id, maskKeyOf(maskJobId)],
+    ]);
+
+    // another photo whose mask failed: the next try-on of it asks again
+    const otherPhoto = await storeImage(w.storage, ann.user.id, 'person');
+    const failing = await snap({ personKey: otherPhoto });
+    const failedMask = await maskJobOf(failing.job_id);
+    await delivered(maskFailed(failedMask, failing.vton_id));
+    const again = await snap({ personKey: otherPhoto, seed: 5 });
+    const newMask = await maskJobOf(again.job_id);
+    expect(newMask).not.toBe(failedMask);
+    expect((await maskRequests()).map((e) => (e.data as { jobId: string }).jobId)).toEqual([maskJobId, failedMask, newMask]);
+  });
+
+  it('a garment cut of the person photo is not its mask', async () => {
+    await accepted(await post('/api/segformer/segmentOutfitPic', { imageKey: personKey, purpose: 'garment' }));
+    const tryon = await snap();
+    const requests = await maskRequests();
+    expect(requests.map((e) => (e.data as { purpose: string }).purpose)).toEqual(['garment', 'person-mask']);
+    expect(requests[1]?.data).toMatchObject({ jobId: await maskJobOf(tryon.job_id) });
   });
 
   it('a PATCH of the VTON to another photo drops its mask, so a try-on of that photo gets its own', async () => {
@@ -337,22 +392,26 @@ describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person 
     expect(await w.database.db.selectFrom('jobs').select('kind').execute()).toHaveLength(2);
   });
 
-  it('two snaps before the mask is made each get their own mask job, and each is released once', async () => {
+  it('snaps of one photo before its mask is made wait for the same mask job, and each is released once', async () => {
     const a = await snap({ seed: 1 });
     const b = await snap({ seed: 2 });
-    const [maskA, maskB] = [await maskJobOf(a.job_id), await maskJobOf(b.job_id)];
-    expect(maskA).not.toBe(maskB);
-    expect((await maskRequests()).map((e) => (e.data as { jobId: string }).jobId)).toEqual([maskA, maskB]);
+    const otherGarment = await storeImage(w.storage, ann.user.id, 'garment');
+    const c = await snap({ seed: 3, garmentKey: otherGarment });
+    const mask = await maskJobOf(a.job_id);
+    expect([await maskJobOf(b.job_id), await maskJobOf(c.job_id)]).toEqual([mask, mask]);
+    expect((await maskRequests()).map((e) => (e.data as { jobId: string }).jobId)).toEqual([mask]);
+    expect(await w.redis.xlen(keys.streams.jobs)).toBe(0);
 
-    await delivered(maskCompleted(maskB, b.vton_id));
-    expect((await tryonRequests()).map((e) => e.data.jobId)).toEqual([b.job_id]);
-    await delivered(maskFailed(maskA, a.vton_id));
-    await delivered(maskCompleted(maskB, b.vton_id));
-    await delivered(maskFailed(maskA, a.vton_id));
-    const queued = await tryonRequests();
+    await storeMask(mask);
+    const completed = maskCompleted(mask, a.vton_id);
+    await delivered(completed);
+    await delivered(completed);
+    await delivered(maskFailed(mask, a.vton_id));
+    const queued = (await tryonRequests()).sort((x, y) => (x.data.seed ?? 0) - (y.data.seed ?? 0));
     expect(queued.map((e) => [e.data.jobId, e.data.seed, e.data.maskKey])).toEqual([
-      [b.job_id, 2, maskKeyOf(maskB)],
-      [a.job_id, 1, undefined],
+      [a.job_id, 1, maskKeyOf(mask)],
+      [b.job_id, 2, maskKeyOf(mask)],
+      [c.job_id, 3, maskKeyOf(mask)],
     ]);
   });
 
@@ -437,11 +496,11 @@ describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person 
     });
 
     it('an XADD refused after another was made: the one made is withdrawn, so the retry queues each once', async () => {
-      // two try-ons waiting for one mask job (as a data migration could leave them): the second XADD fails
+      // two try-ons of one photo wait for one mask job: the second XADD fails
       const a = await snap({ seed: 1 });
       const b = await snap({ seed: 2 });
       const maskA = await maskJobOf(a.job_id);
-      await w.database.db.updateTable('jobs').set({ waiting_for: maskA }).where('id', '=', b.job_id).execute();
+      expect(await maskJobOf(b.job_id)).toBe(maskA);
       const real = producerOf(w.deps);
       let calls = 0;
       const flaky: Producer = {
@@ -455,4 +514,129 @@ describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person 
       expect((await tryonRequests()).map((e) => e.data.jobId).sort()).toEqual([a.job_id, b.job_id].sort());
     });
   });
+  it('a write joining a job that has ended writes nothing, not even its VTON change', async () => {
+    const first = await snap();
+    const mask = await maskJobOf(first.job_id);
+    await delivered(maskFailed(mask, first.vton_id));
+    const before = await vton(first.vton_id);
+    const tryonId = randomUUID();
+    const written = await writeJobs(w.database.db, [
+      {
+        userId: ann.user.id,
+        vtonId: first.vton_id,
+        targetVton: first.vton_id,
+        change: { status: 'segmenting', keys: { person_key: 'changed' } },
+        jobs: [{ id: tryonId, kind: 'tryon', waitingFor: mask, pendingEvent: '{}' }],
+        joins: mask,
+        at: new Date(),
+      },
+    ]);
+    expect(written).toEqual([false]);
+    expect(await vton(first.vton_id)).toEqual(before);
+    expect(await w.database.db.selectFrom('jobs').select('id').where('id', '=', tryonId).execute()).toEqual([]);
+  });
+
+  // PGlite serves one connection at a time: the two sides of a race need PostgreSQL
+  if (kind === 'postgres') {
+    describe('a try-on joining a mask job while the job’s outcome is recorded', () => {
+      // the other side of each race, on connections of its own (the api's pool has two)
+      let other: DatabaseHandle;
+      beforeAll(async () => {
+        const { rows } = await sql<{ name: string }>`select current_database() as name`.execute(w.database.db);
+        const url = new URL(process.env.PROTEUS_TEST_DATABASE_URL as string);
+        url.pathname = `/${rows[0]?.name}`;
+        other = await openDatabase({ url: url.toString(), poolSize: 2 });
+        cleanups.push(() => other.close());
+      });
+
+      /** Resolves once another connection waits for a row lock. */
+      async function someoneWaitsForALock() {
+        for (let tries = 0; tries < 500; tries++) {
+          const { rows } = await sql<{ n: number }>`
+            select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`.execute(other.db);
+          if ((rows[0]?.n ?? 0) > 0) return;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        throw new Error('nobody waited for a lock');
+      }
+      /** A transaction that runs `body`, then stays open until `commit()`. */
+      function heldTransaction<T>(body: (trx: Transaction<Database>) => Promise<T>) {
+        let commit!: () => void;
+        const held = new Promise<void>((resolve) => {
+          commit = resolve;
+        });
+        let ready!: () => void;
+        const started = new Promise<void>((resolve) => {
+          ready = resolve;
+        });
+        const done = other.db.transaction().execute(async (trx) => {
+          const result = await body(trx);
+          ready();
+          await held;
+          return result;
+        });
+        return { started, commit, done };
+      }
+
+      it('the outcome first: the try-on finds the job ended, is planned again and takes the mask made', async () => {
+        const first = await snap();
+        const mask = await maskJobOf(first.job_id);
+        await storeMask(mask);
+        // what the sink does first: lock the job's row and record its outcome
+        const sink = heldTransaction(async (trx) => {
+          await trx.selectFrom('jobs').select('id').where('id', '=', mask).forUpdate().execute();
+          await trx
+            .updateTable('jobs')
+            .set({ status: 'completed', result_key: maskKeyOf(mask), updated_at: new Date() })
+            .where('id', '=', mask)
+            .execute();
+        });
+        await sink.started;
+        // its look-up still sees the mask job queued: it joins, and its write waits for the row
+        const later = snap({ seed: 2 });
+        await someoneWaitsForALock();
+        sink.commit();
+        await sink.done;
+        const second = await later;
+        expect(await job(second.job_id)).toMatchObject({ waiting_for: null, pending_event: null, status: 'queued' });
+        expect((await tryonRequests()).map((e) => [e.data.jobId, e.data.maskKey])).toEqual([[second.job_id, maskKeyOf(mask)]]);
+        expect(await maskRequests()).toHaveLength(1);
+      });
+
+      it('the try-on first: the outcome waits for its commit, then releases it with the others', async () => {
+        const first = await snap();
+        const mask = await maskJobOf(first.job_id);
+        await storeMask(mask);
+        const tryonId = randomUUID();
+        const data = { jobId: tryonId, userId: ann.user.id, vtonId: first.vton_id, personKey: verified(personKey), garmentKey: verified(garmentKey), seed: 3 };
+        const pendingEvent = JSON.stringify(createEvent('dev.proteus.tryon.requested', 'api', data));
+        const joining = heldTransaction((trx) =>
+          writeJobs(trx, [
+            {
+              userId: ann.user.id,
+              vtonId: first.vton_id,
+              targetVton: first.vton_id,
+              change: { status: 'queued', keys: { person_key: verified(personKey), result_key: null, mask_key: null } },
+              jobs: [{ id: tryonId, kind: 'tryon', waitingFor: mask, pendingEvent }],
+              joins: mask,
+              at: new Date(),
+            },
+          ]),
+        );
+        await joining.started;
+        const outcome = deliver(maskCompleted(mask, first.vton_id));
+        await someoneWaitsForALock();
+        joining.commit();
+        expect(await joining.done).toEqual([true]);
+        expect((await outcome).status).toBe(204);
+        const queued = await tryonRequests();
+        expect(queued.map((e) => [e.data.jobId, e.data.maskKey]).sort()).toEqual(
+          [
+            [first.job_id, maskKeyOf(mask)],
+            [tryonId, maskKeyOf(mask)],
+          ].sort(),
+        );
+      });
+    });
+  }
 });

@@ -8,7 +8,11 @@
  * A try-on that needs a person mask (jobs/person-mask.ts) is two rows of the same statement: the
  * mask's segmentation job, whose request is the entry XADDed now, and the try-on waiting for it
  * with its tryon.requested kept on the row, which the /events sink queues when the mask is done
- * (lifecycle/release.ts). The answer is the try-on, as for any other.
+ * (lifecycle/release.ts). The answer is the try-on, as for any other. A try-on that joins a mask
+ * job already queued is its row alone, and nothing is XADDed: the write locks the mask job's row
+ * (FOR SHARE) and writes nothing if that job has ended meanwhile, so the sink, which locks the
+ * row to record the outcome, either sees the new waiter or came first; then the submission is
+ * planned again (the mask is there now, or a new one is asked for).
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { problem } from '@proteus/common';
@@ -21,7 +25,7 @@ import { ImageRejected } from '../images/rejected.ts';
 import { verifyImage } from '../images/verify.ts';
 import { kindOfKey } from './fields.ts';
 import { type Idempotency, idempotencyKeyReused, isIdempotencyConflict } from './idempotency.ts';
-import { type MaskPlan, planMask, type VtonMask } from './person-mask.ts';
+import { type MaskPlan, photoMasks, planMask, type VtonMask } from './person-mask.ts';
 import { producerOf, queueUnavailable } from './queue.ts';
 
 export type SegmentWork = { kind: 'segment' } & Pick<EventData<'dev.proteus.segment.requested'>, 'imageKey' | 'purpose'>;
@@ -84,7 +88,7 @@ export interface VtonChange {
   keepMaskOf?: string;
 }
 
-/** What the VTON becomes when this work is queued for it (`waits`: the try-on waits for a new mask). */
+/** What the VTON becomes when this work is queued for it (`waits`: the try-on waits for a mask to be made). */
 function vtonChange(work: SegmentWork | TryonWork, waits: boolean): VtonChange {
   if (work.kind === 'segment') {
     // a new garment makes the old clean cut stale; a new person photo, the old mask
@@ -123,11 +127,16 @@ async function verifiedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, us
 }
 
 /**
- * The verified work, with the VTON's mask when the plan reuses it; `waits` when a mask job comes
- * first. A reused mask is checked like any image a job names (once, then remembered); one that
- * fails the check is made again instead.
+ * The verified work, with the mask when the plan reuses one; `waitFor` when a mask job comes
+ * first: a new one, or the one it joins. A reused mask is checked like any image a job names
+ * (once, then remembered); one that fails the check is made again instead.
  */
-async function preparedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, userId: string, given: W, plan: MaskPlan): Promise<{ work: W; waits: boolean }> {
+async function preparedWork<W extends SegmentWork | TryonWork>(
+  deps: ApiDeps,
+  userId: string,
+  given: W,
+  plan: MaskPlan,
+): Promise<{ work: W; waitFor?: { kind: 'new' } | { kind: 'join'; maskJobId: string } }> {
   const reused =
     plan.kind === 'reuse'
       ? verifyImage(deps.storage, deps.images, { userId, key: plan.maskKey }, deps.verifiedImages).then(
@@ -140,8 +149,9 @@ async function preparedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, us
         )
       : undefined;
   const [work, maskKey] = await Promise.all([verifiedWork(deps, userId, given), reused]);
-  if (maskKey !== undefined && work.kind === 'tryon') return { work: { ...work, maskKey }, waits: false };
-  return { work, waits: plan.kind !== 'none' };
+  if (maskKey !== undefined && work.kind === 'tryon') return { work: { ...work, maskKey } };
+  if (plan.kind === 'none') return { work };
+  return { work, waitFor: plan.kind === 'join' ? plan : { kind: 'new' } };
 }
 
 /** A job row to write: a try-on that waits names the job it waits for and keeps its event. */
@@ -149,6 +159,8 @@ export interface NewJob {
   id: string;
   kind: 'segment' | 'tryon';
   imageKey?: string | undefined;
+  /** a segmentation job's */
+  purpose?: string | undefined;
   waitingFor?: string | undefined;
   pendingEvent?: string | undefined;
   idempotency?: Idempotency | undefined;
@@ -162,6 +174,8 @@ export interface JobsWrite {
   targetVton: string;
   change: VtonChange;
   jobs: [NewJob, ...NewJob[]];
+  /** the mask job the try-on joins: nothing is written unless it is still queued or running */
+  joins?: string | undefined;
   at: Date;
 }
 
@@ -172,9 +186,10 @@ export interface JobsWrite {
  * it alike, and the api builds nothing per request. A VTON key absent from `keys` is left as
  * it is; present with null, it is cleared. `keep_mask_of`: the VTON keeps its mask only if its
  * person photo (before this change: SET reads the old row) is that one.
- * A submission is written when all its job rows are: none are when its VTON is gone (or is
- * another user's). Two submissions to one VTON in a batch both write their jobs, and the VTON
- * takes the change of one of them, as if that one had come last.
+ * A submission is written when all its job rows are: none are (nor its VTON change) when its
+ * VTON is gone (or is another user's), or the mask job it joins has ended. Two submissions to
+ * one VTON in a batch both write their jobs, and the VTON takes the change of one of them, as if
+ * that one had come last.
  */
 export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite[]): Promise<boolean[]> {
   const vtons = writes.map((w, n) => ({
@@ -185,6 +200,7 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
     status: w.change.status,
     keys: w.change.keys,
     keep_mask_of: w.change.keepMaskOf ?? null,
+    joins: w.joins ?? null,
     at: w.at.toISOString(),
   }));
   const jobs = writes.flatMap((w, n) =>
@@ -198,15 +214,25 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
       idempotency_key: job.idempotency?.key ?? null,
       request_hash: job.idempotency?.requestHash ?? null,
       image_key: job.imageKey ?? null,
+      purpose: job.purpose ?? null,
       waiting_for: job.waitingFor ?? null,
       pending_event: job.pendingEvent ?? null,
     })),
   );
   const kept = (column: string) => sql.raw(`case when c.keys ? '${column}' then c.keys->>'${column}' else v.${column} end`);
   const { rows } = await sql<{ id: string }>`
-    with c as (
+    with given as (
       select * from jsonb_to_recordset(cast(${JSON.stringify(vtons)} as jsonb))
-        as c(n int, vton_id text, user_id text, existing boolean, status text, keys jsonb, keep_mask_of text, at timestamptz)
+        as c(n int, vton_id text, user_id text, existing boolean, status text, keys jsonb, keep_mask_of text, joins text, at timestamptz)
+    ),
+    -- the mask jobs joined, held until commit so their outcome is recorded after this (or before)
+    joined as (
+      select id from jobs
+      where id in (select joins from given where joins is not null) and status in ('queued', 'running')
+      for share
+    ),
+    c as (
+      select * from given where joins is null or joins in (select id from joined)
     ),
     updated as (
       update vtons as v set
@@ -236,10 +262,10 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
       union all
       select c.n from c join inserted as i on i.id = c.vton_id where not c.existing
     )
-    insert into jobs (id, user_id, vton_id, kind, status, enqueued_at, updated_at, idempotency_key, request_hash, image_key, waiting_for, pending_event)
-    select j.id, j.user_id, j.vton_id, j.kind, 'queued', j.at, j.at, j.idempotency_key, j.request_hash, j.image_key, j.waiting_for, j.pending_event
+    insert into jobs (id, user_id, vton_id, kind, status, enqueued_at, updated_at, idempotency_key, request_hash, image_key, purpose, waiting_for, pending_event)
+    select j.id, j.user_id, j.vton_id, j.kind, 'queued', j.at, j.at, j.idempotency_key, j.request_hash, j.image_key, j.purpose, j.waiting_for, j.pending_event
     from jsonb_to_recordset(cast(${JSON.stringify(jobs)} as jsonb))
-      as j(n int, id text, user_id text, vton_id text, kind text, at timestamptz, idempotency_key text, request_hash text, image_key text, waiting_for text, pending_event text)
+      as j(n int, id text, user_id text, vton_id text, kind text, at timestamptz, idempotency_key text, request_hash text, image_key text, purpose text, waiting_for text, pending_event text)
     where j.n in (select n from written)
     returning id`.execute(db);
   const written = new Set(rows.map((r) => r.id));
@@ -249,8 +275,8 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
 // concurrent submissions share statements
 const jobWrites = batchersOf((database: DatabaseHandle, writes: readonly JobsWrite[]) => writeJobs(database.db, writes));
 
-export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work: given, idempotency }: Submission): Promise<SubmitResult> {
-  const { database, log } = deps;
+export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work, idempotency }: Submission): Promise<SubmitResult> {
+  const { database } = deps;
   if (idempotency) {
     const earlier = await earlierJob(deps, userId, idempotency);
     if (earlier) return earlier;
@@ -267,40 +293,87 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work
     if (!owned) throw noSuchVton(vtonId);
     vton = { personKey: owned.person_key, maskKey: owned.mask_key };
   }
-  const { work, waits } = await preparedWork(deps, userId, given, planMask(given, vton));
+  for (let attempt = 1; ; attempt++) {
+    let plan = planMask(work, vton);
+    if (plan.kind === 'wait' && work.kind === 'tryon') {
+      const photoMask = await photoMasks(database).add({ userId, imageKey: keys.verifiedObjectKey(work.personKey) });
+      plan = planMask(work, vton, photoMask);
+      // a third time only if mask jobs keep ending under it: then one of its own
+      if (plan.kind === 'join' && attempt > 2) plan = { kind: 'wait' };
+    }
+    const result = await submitPlanned(deps, { userId, vtonId, work, idempotency }, plan);
+    if (result) return result;
+  }
+}
+
+/** The submission as planned; undefined when the mask job it joins ended before the write (plan again). */
+async function submitPlanned(
+  deps: ApiDeps,
+  { userId, vtonId, work: given, idempotency }: Omit<Submission, 'ownedVton'>,
+  plan: MaskPlan,
+): Promise<SubmitResult | undefined> {
+  const { database, log } = deps;
+  const { work, waitFor } = await preparedWork(deps, userId, given, plan);
 
   const jobId = randomUUID();
   const targetVton = vtonId ?? randomUUID();
   const ids = { jobId, userId, vtonId: targetVton };
-  let queued = eventOf(work, ids);
-  let jobs: [NewJob, ...NewJob[]] = [{ id: jobId, kind: work.kind, imageKey: work.kind === 'segment' ? work.imageKey : undefined, idempotency }];
+  let queued: { stream: string; event: ProteusEvent } | undefined = eventOf(work, ids);
+  let jobs: [NewJob, ...NewJob[]] = [
+    work.kind === 'segment'
+      ? { id: jobId, kind: 'segment', imageKey: work.imageKey, purpose: work.purpose, idempotency }
+      : { id: jobId, kind: 'tryon', idempotency },
+  ];
   let maskJobId: string | undefined;
-  if (waits && work.kind === 'tryon') {
-    // the mask's request is queued now; the try-on's event waits on its row
-    maskJobId = randomUUID();
+  if (waitFor && work.kind === 'tryon') {
+    // the try-on's event waits on its row; a new mask's request is queued now
     const pendingEvent = JSON.stringify(queued.event);
-    queued = eventOf({ kind: 'segment', imageKey: work.personKey, purpose: 'person-mask' }, { ...ids, jobId: maskJobId });
-    jobs = [
-      { id: maskJobId, kind: 'segment', imageKey: work.personKey },
-      { id: jobId, kind: 'tryon', waitingFor: maskJobId, pendingEvent, idempotency },
-    ];
+    if (waitFor.kind === 'join') {
+      maskJobId = waitFor.maskJobId;
+      queued = undefined;
+      jobs = [{ id: jobId, kind: 'tryon', waitingFor: maskJobId, pendingEvent, idempotency }];
+    } else {
+      maskJobId = randomUUID();
+      queued = eventOf({ kind: 'segment', imageKey: work.personKey, purpose: 'person-mask' }, { ...ids, jobId: maskJobId });
+      jobs = [
+        { id: maskJobId, kind: 'segment', imageKey: work.personKey, purpose: 'person-mask' },
+        { id: jobId, kind: 'tryon', waitingFor: maskJobId, pendingEvent, idempotency },
+      ];
+    }
   }
-  const { stream, event } = queued;
-  let entryId: string;
-  try {
-    entryId = await producerOf(deps).emit(stream, event);
-  } catch (error) {
-    log.error('job not queued: XADD failed', { error, stream, jobId, userId });
-    throw queueUnavailable();
+  let entry: { stream: string; id: string } | undefined;
+  if (queued) {
+    try {
+      entry = { stream: queued.stream, id: await producerOf(deps).emit(queued.stream, queued.event) };
+    } catch (error) {
+      log.error('job not queued: XADD failed', { error, stream: queued.stream, jobId, userId });
+      throw queueUnavailable();
+    }
   }
+  const joins = waitFor?.kind === 'join' ? waitFor.maskJobId : undefined;
   try {
-    const written = await jobWrites(database).add({ userId, vtonId, targetVton, change: vtonChange(work, maskJobId !== undefined), jobs, at: new Date() });
-    // deleted since the check above
-    if (!written) throw noSuchVton(vtonId as string);
+    const written = await jobWrites(database).add({
+      userId,
+      vtonId,
+      targetVton,
+      change: vtonChange(work, maskJobId !== undefined),
+      jobs,
+      joins,
+      at: new Date(),
+    });
+    if (!written) {
+      // the joined mask job ended meanwhile: nothing was written, nothing queued
+      if (joins) return undefined;
+      // deleted since the check above
+      throw noSuchVton(vtonId as string);
+    }
   } catch (error) {
-    await producerOf(deps)
-      .withdraw(stream, entryId)
-      .catch((withdrawError) => log.warn('queued job not withdrawn; its consumer will find no job', { error: withdrawError, stream, jobId }));
+    if (entry) {
+      const { stream, id } = entry;
+      await producerOf(deps)
+        .withdraw(stream, id)
+        .catch((withdrawError) => log.warn('queued job not withdrawn; its consumer will find no job', { error: withdrawError, stream, jobId }));
+    }
     if (idempotency && isIdempotencyConflict(error)) {
       // a concurrent request with the same key committed first: its job is the answer
       const winner = await earlierJob(deps, userId, idempotency);
@@ -308,7 +381,14 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work
     }
     throw error;
   }
-  deps.metrics?.submissions.inc({ stream });
-  log.info('job queued', { jobId, kind: work.kind, userId, vtonId: targetVton, stream, ...(maskJobId ? { waitingFor: maskJobId } : {}) });
+  if (entry) deps.metrics?.submissions.inc({ stream: entry.stream });
+  log.info('job queued', {
+    jobId,
+    kind: work.kind,
+    userId,
+    vtonId: targetVton,
+    ...(entry ? { stream: entry.stream } : {}),
+    ...(maskJobId ? { waitingFor: maskJobId } : {}),
+  });
   return { job: { job_id: jobId, status: 'queued', kind: work.kind, vton_id: targetVton }, replayed: false };
 }

@@ -92,6 +92,8 @@ export interface JobsTable {
   request_hash: string | null;
   /** a segmentation job's image (its imageKey); null for try-ons */
   image_key: string | null;
+  /** a segmentation job's purpose (`garment`, `person-mask`); null for try-ons and rows from before migration 0006 */
+  purpose: string | null;
   /** the segmentation job (a person mask) this try-on waits for before it is queued; null once queued */
   waiting_for: string | null;
   /** the try-on's dev.proteus.tryon.requested (structured JSON), XADDed when the wait ends; set exactly when waiting_for is */

@@ -142,6 +142,18 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('jobs').dropColumn('pending_event').dropColumn('waiting_for').dropColumn('image_key').execute();
     },
   },
+  '0006_person_mask_jobs': {
+    // a segmentation job keeps its purpose, so a try-on finds the person mask of its photo (made,
+    // or still being made) instead of asking for another one; rows from before have none
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('jobs').addColumn('purpose', 'text').execute();
+      await db.schema.createIndex('jobs_person_masks').on('jobs').columns(['user_id', 'image_key']).where(sql.ref('purpose'), '=', 'person-mask').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('jobs_person_masks').execute();
+      await db.schema.alterTable('jobs').dropColumn('purpose').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
