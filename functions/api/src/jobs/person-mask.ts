@@ -54,23 +54,30 @@ export function planMask(work: SegmentWork | TryonWork, vton: VtonMask | undefin
 }
 
 /**
- * The newest person-mask job (not failed) of each (owner, verified photo key) asked for, in one
- * query for many concurrent submissions (../batcher.ts); indexed (migration 0006).
+ * A LATERAL subquery: the newest person-mask job (not failed) of `c.user_id`'s photo `c.photo`
+ * (a verified key); indexed (migration 0006). Also part of the snap's VTON look-up (routes/jobs.ts).
  */
+export const newestPhotoMask = sql`
+  select id, status, result_key from jobs
+  where user_id = c.user_id and image_key = c.photo and purpose = 'person-mask' and status <> 'failed'
+  order by enqueued_at desc, id desc
+  limit 1`;
+
+export type PhotoMaskRow = { mask_id: string | null; mask_status: JobStatus | null; mask_result_key: string | null };
+
+export const photoMaskOf = (row: PhotoMaskRow): PhotoMask | undefined =>
+  row.mask_id && row.mask_status ? { jobId: row.mask_id, status: row.mask_status, resultKey: row.mask_result_key } : undefined;
+
+/** The photo masks of many concurrent submissions in one query (../batcher.ts). */
 export const photoMasks = batchersOf(
-  async (database: DatabaseHandle, asked: readonly { userId: string; imageKey: string }[]): Promise<(PhotoMask | undefined)[]> => {
-    const { rows } = await sql<{ n: number; id: string; status: JobStatus; result_key: string | null }>`
-    select c.n, m.id, m.status, m.result_key
-    from jsonb_to_recordset(cast(${JSON.stringify(asked.map((a, n) => ({ n, user_id: a.userId, image_key: a.imageKey })))} as jsonb))
-      as c(n int, user_id text, image_key text)
-    cross join lateral (
-      select id, status, result_key from jobs
-      where user_id = c.user_id and image_key = c.image_key and purpose = 'person-mask' and status <> 'failed'
-      order by enqueued_at desc, id desc
-      limit 1
-    ) as m`.execute(database.db);
+  async (database: DatabaseHandle, asked: readonly { userId: string; photo: string }[]): Promise<(PhotoMask | undefined)[]> => {
+    const { rows } = await sql<{ n: number } & PhotoMaskRow>`
+    select c.n, m.id as mask_id, m.status as mask_status, m.result_key as mask_result_key
+    from jsonb_to_recordset(cast(${JSON.stringify(asked.map((a, n) => ({ n, user_id: a.userId, photo: a.photo })))} as jsonb))
+      as c(n int, user_id text, photo text)
+    cross join lateral (${newestPhotoMask}) as m`.execute(database.db);
     const found: (PhotoMask | undefined)[] = asked.map(() => undefined);
-    for (const row of rows) found[row.n] = { jobId: row.id, status: row.status, resultKey: row.result_key };
+    for (const row of rows) found[row.n] = photoMaskOf(row);
     return found;
   },
 );

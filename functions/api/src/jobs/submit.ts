@@ -25,7 +25,7 @@ import { ImageRejected } from '../images/rejected.ts';
 import { verifyImage } from '../images/verify.ts';
 import { kindOfKey } from './fields.ts';
 import { type Idempotency, idempotencyKeyReused, isIdempotencyConflict } from './idempotency.ts';
-import { type MaskPlan, photoMasks, planMask, type VtonMask } from './person-mask.ts';
+import { type MaskPlan, type PhotoMask, photoMasks, planMask, type VtonMask } from './person-mask.ts';
 import { producerOf, queueUnavailable } from './queue.ts';
 
 export type SegmentWork = { kind: 'segment' } & Pick<EventData<'dev.proteus.segment.requested'>, 'imageKey' | 'purpose'>;
@@ -40,6 +40,8 @@ export interface Submission {
   vtonId?: string | undefined;
   /** vtonId was just read from the caller's own VTONs, with its person photo and mask: no look-up before the images are checked */
   ownedVton?: VtonMask | undefined;
+  /** the person photo's mask job, looked up with `ownedVton` (a try-on); absent: looked up here if needed */
+  photo?: { mask: PhotoMask | undefined } | undefined;
   work: SegmentWork | TryonWork;
   idempotency?: Idempotency | undefined;
 }
@@ -275,7 +277,7 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
 // concurrent submissions share statements
 const jobWrites = batchersOf((database: DatabaseHandle, writes: readonly JobsWrite[]) => writeJobs(database.db, writes));
 
-export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work, idempotency }: Submission): Promise<SubmitResult> {
+export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, photo, work, idempotency }: Submission): Promise<SubmitResult> {
   const { database } = deps;
   if (idempotency) {
     const earlier = await earlierJob(deps, userId, idempotency);
@@ -296,7 +298,8 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work
   for (let attempt = 1; ; attempt++) {
     let plan = planMask(work, vton);
     if (plan.kind === 'wait' && work.kind === 'tryon') {
-      const photoMask = await photoMasks(database).add({ userId, imageKey: keys.verifiedObjectKey(work.personKey) });
+      // what the caller looked up is stale once a mask job ended under the first plan
+      const photoMask = attempt === 1 && photo ? photo.mask : await photoMasks(database).add({ userId, photo: keys.verifiedObjectKey(work.personKey) });
       plan = planMask(work, vton, photoMask);
       // a third time only if mask jobs keep ending under it: then one of its own
       if (plan.kind === 'join' && attempt > 2) plan = { kind: 'wait' };
@@ -309,7 +312,7 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, work
 /** The submission as planned; undefined when the mask job it joins ended before the write (plan again). */
 async function submitPlanned(
   deps: ApiDeps,
-  { userId, vtonId, work: given, idempotency }: Omit<Submission, 'ownedVton'>,
+  { userId, vtonId, work: given, idempotency }: Omit<Submission, 'ownedVton' | 'photo'>,
   plan: MaskPlan,
 ): Promise<SubmitResult | undefined> {
   const { database, log } = deps;

@@ -17,7 +17,7 @@ import { ImageRejected } from '../images/rejected.ts';
 import { cursorField, encodeCursor, microIso } from '../jobs/cursor.ts';
 import { deadlineField, engineField, idField, landmarksField, objectKeyField, purposeField, seedField, stepsField } from '../jobs/fields.ts';
 import { idempotencyOf } from '../jobs/idempotency.ts';
-import type { VtonMask } from '../jobs/person-mask.ts';
+import { newestPhotoMask, type PhotoMask, type PhotoMaskRow, photoMaskOf, type VtonMask } from '../jobs/person-mask.ts';
 import { keyOfReference } from '../jobs/references.ts';
 import { type Submission, type SubmitResult, submitJob } from '../jobs/submit.ts';
 import { JOB_COLUMNS, jobView } from '../jobs/view.ts';
@@ -93,36 +93,43 @@ function snapKeys(c: Context<AppEnv>, body: z.output<typeof snapBody>): { person
 }
 
 type GarmentVton = { id: string } & VtonMask;
+type SnapLookup = { vton: GarmentVton | undefined; photoMask: PhotoMask | undefined };
 
 /**
- * The newest VTON of each (user, garment key) asked for, in one query for many concurrent snaps
- * (../batcher.ts). Indexed on both garment columns.
+ * For each snap asked for: the newest VTON of its (user, garment key), indexed on both garment
+ * columns, and its person photo's newest mask job (jobs/person-mask.ts), in one query for many
+ * concurrent snaps (../batcher.ts).
  */
-const vtonsOfGarments = batchersOf(
-  async (database: DatabaseHandle, asked: readonly { userId: string; key: string }[]): Promise<(GarmentVton | undefined)[]> => {
-    const { rows } = await sql<{ n: number; id: string; person_key: string | null; mask_key: string | null }>`
-    select c.n, v.id, v.person_key, v.mask_key
-    from jsonb_to_recordset(cast(${JSON.stringify(asked.map((a, n) => ({ n, user_id: a.userId, key: a.key })))} as jsonb)) as c(n int, user_id text, key text)
-    cross join lateral (
+const snapLookups = batchersOf(async (database: DatabaseHandle, asked: readonly { userId: string; key: string; photo: string }[]): Promise<SnapLookup[]> => {
+  const { rows } = await sql<{ n: number; id: string | null; person_key: string | null; mask_key: string | null } & PhotoMaskRow>`
+    select c.n, v.id, v.person_key, v.mask_key, m.id as mask_id, m.status as mask_status, m.result_key as mask_result_key
+    from jsonb_to_recordset(cast(${JSON.stringify(asked.map((a, n) => ({ n, user_id: a.userId, key: a.key, photo: a.photo })))} as jsonb))
+      as c(n int, user_id text, key text, photo text)
+    left join lateral (
       select id, person_key, mask_key from vtons
       where user_id = c.user_id and (garment_key = c.key or cloth_clean_key = c.key)
       order by created_at desc, id desc
       limit 1
-    ) as v`.execute(database.db);
-    const found: (GarmentVton | undefined)[] = asked.map(() => undefined);
-    for (const row of rows) found[row.n] = { id: row.id, personKey: row.person_key, maskKey: row.mask_key };
-    return found;
-  },
-);
+    ) as v on true
+    left join lateral (${newestPhotoMask}) as m on true`.execute(database.db);
+  const found: SnapLookup[] = asked.map(() => ({ vton: undefined, photoMask: undefined }));
+  for (const row of rows) {
+    found[row.n] = {
+      vton: row.id ? { id: row.id, personKey: row.person_key, maskKey: row.mask_key } : undefined,
+      photoMask: photoMaskOf(row),
+    };
+  }
+  return found;
+});
 
 /**
  * The caller's newest VTON made for this garment (as uploaded or cleaned), so a snap joins it,
- * with its person photo and mask (a snap of the same photo reuses the mask). VTONs hold verified
- * keys; the garment may be named by its upload key.
+ * with its person photo and mask (a snap of the same photo reuses the mask), and the person
+ * photo's mask job. VTONs and jobs hold verified keys; the request may name the uploads.
  */
-function vtonOfGarment(c: Context<AppEnv>, garmentKey: string): Promise<GarmentVton | undefined> {
-  const key = keys.objectKeyPattern.test(garmentKey) ? keys.verifiedObjectKey(garmentKey) : garmentKey;
-  return vtonsOfGarments(c.var.deps.database).add({ userId: c.var.auth.userId, key });
+function snapLookup(c: Context<AppEnv>, garmentKey: string, personKey: string): Promise<SnapLookup> {
+  const verified = (key: string) => (keys.objectKeyPattern.test(key) ? keys.verifiedObjectKey(key) : key);
+  return snapLookups(c.var.deps.database).add({ userId: c.var.auth.userId, key: verified(garmentKey), photo: verified(personKey) });
 }
 
 export const jobRoutes = new Hono<AppEnv>()
@@ -145,8 +152,8 @@ export const jobRoutes = new Hono<AppEnv>()
     const work = { kind: 'tryon' as const, personKey, garmentKey, landmarks: body.landmarks, seed: body.seed };
     if (body.vtonId) return submit(c, { vtonId: body.vtonId, work });
     // found among the caller's own: no second ownership check (the write is owner-scoped anyway)
-    const vton = await vtonOfGarment(c, garmentKey);
-    return submit(c, { vtonId: vton?.id, ownedVton: vton, work });
+    const { vton, photoMask } = await snapLookup(c, garmentKey, personKey);
+    return submit(c, { vtonId: vton?.id, ownedVton: vton, photo: { mask: photoMask }, work });
   })
   .get('/status/:job_id', requireAuth(), async (c) => {
     const id = c.req.param('job_id');
