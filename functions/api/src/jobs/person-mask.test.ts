@@ -78,6 +78,20 @@ describe('releasedRequest', () => {
     ['another event type', JSON.stringify({ ...kept, type: 'dev.proteus.segment.requested' }), undefined, /invalid dev\.proteus\.segment\.requested/],
     ['a kept request the contract refuses', JSON.stringify({ ...kept, data: { ...kept.data, seed: -1 } }), undefined, /data\.seed/],
     ['a mask that is no object key', JSON.stringify(kept), '../mask.png', /data\.maskKey/],
+    [
+      'a valid request of another kind',
+      JSON.stringify(
+        createEvent('dev.proteus.segment.requested', 'api', {
+          jobId: 'j1',
+          userId: 'u1',
+          vtonId: 'v1',
+          imageKey: 'users/u1/person/p1.jpg',
+          purpose: 'person-mask',
+        }),
+      ),
+      undefined,
+      /a dev\.proteus\.segment\.requested was kept instead/,
+    ],
   ])('refuses %s, naming why', (_, pending, mask, why) => {
     expect(() => releasedRequest(pending, mask)).toThrow(why);
   });

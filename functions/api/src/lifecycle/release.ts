@@ -28,19 +28,21 @@ export interface ReleaseContext {
 
 type TryonRequested = ProteusEvent<'dev.proteus.tryon.requested'>;
 
-/** The kept request, with the mask when there is one, checked against the contract. */
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The kept request, with the mask when there is one, checked against the contract (once: a release may queue thousands). */
 export function releasedRequest(pending: string, maskKey: string | undefined): TryonRequested {
-  let kept: ProteusEvent;
+  let kept: unknown;
   try {
-    kept = parseEvent(JSON.parse(pending));
+    kept = JSON.parse(pending);
   } catch (error) {
-    if (error instanceof SyntaxError) throw new EventValidationError(`not JSON: ${error.message}`, [{ path: '(root)', message: 'not JSON' }]);
-    throw error;
+    throw new EventValidationError(`not JSON: ${(error as Error).message}`, [{ path: '(root)', message: 'not JSON' }]);
   }
-  if (kept.type !== 'dev.proteus.tryon.requested') {
-    throw new EventValidationError(`a ${kept.type} was kept instead of a dev.proteus.tryon.requested`, [{ path: 'type', message: 'unexpected type' }]);
+  const request = parseEvent(maskKey && isRecord(kept) && isRecord(kept.data) ? { ...kept, data: { ...kept.data, maskKey } } : kept);
+  if (request.type !== 'dev.proteus.tryon.requested') {
+    throw new EventValidationError(`a ${request.type} was kept instead of a dev.proteus.tryon.requested`, [{ path: 'type', message: 'unexpected type' }]);
   }
-  return parseEvent({ ...kept, data: { ...kept.data, ...(maskKey ? { maskKey } : {}) } }) as TryonRequested;
+  return request;
 }
 
 /** Queues every try-on waiting for `segmentJobId`; answers how many were queued. */
