@@ -315,6 +315,23 @@ describe.each(['postgres', 'pglite'] as const)('authentication and authorization
       await expectUnauthorized(await me(token));
     });
 
+    it('a snap with a deleted account’s token fails, and nothing is written or queued', async () => {
+      const garmentKey = await ownerImage();
+      const personKey = keys.objectKey(world.owner.user.id, 'person', randomUUID(), 'jpg');
+      await putObject(deps.storage, personKey, await fixtures.jpeg(), 'image/jpeg');
+      const token = world.owner.accessToken;
+      await database.db.deleteFrom('users').where('id', '=', world.owner.user.id).execute();
+      await expectUnauthorized(await app.request('/api/snap', jsonInit('POST', { personKey, garmentKey }, token)));
+      // a foreign garment or a named VTON: the gone account is the answer first
+      const foreign = keys.objectKey(world.other.user.id, 'garment', randomUUID(), 'jpg');
+      await expectUnauthorized(await app.request('/api/snap', jsonInit('POST', { personKey, garmentKey: foreign }, token)));
+      await expectUnauthorized(await app.request('/api/snap', jsonInit('POST', { personKey, garmentKey, vtonId: randomUUID() }, token)));
+      expect(await database.db.selectFrom('jobs').select('id').execute()).toEqual([]);
+      expect(await database.db.selectFrom('vtons').select('id').execute()).toEqual([]);
+      expect(await redis.xlen(keys.streams.segment)).toBe(0);
+      expect(await redis.xlen(keys.streams.jobs)).toBe(0);
+    });
+
     it('the role comes from the account, not from the token: a demoted admin is refused at once', async () => {
       await database.db.updateTable('users').set({ role: 'user' }).where('id', '=', world.admin.user.id).execute();
       expect((await app.request('/api/users', jsonInit('GET', undefined, world.admin.accessToken))).status).toBe(403);

@@ -9,7 +9,7 @@ import type { Selectable } from 'kysely';
 import { batchersOf } from '../batcher.ts';
 import type { AppEnv } from '../env.ts';
 import { authenticateApiKey, isApiKey } from './api-keys.ts';
-import { hit, rateLimited } from './rate-limit.ts';
+import { type Hit, hit, rateLimited } from './rate-limit.ts';
 import type { Auth } from './settings.ts';
 import { verifyAccessToken } from './tokens.ts';
 
@@ -56,13 +56,20 @@ export function requireAuth({ apiKeys = true, role }: RequireAuthOptions = {}) {
     const credential = match[1] as string;
 
     let auth: Auth;
+    let limit: Promise<Hit>;
     if (isApiKey(credential)) {
       const key = await authenticateApiKey(database, credential);
       if (!key) throw unauthorized('the API key is invalid or revoked', 'invalid_token');
       auth = { userId: key.userId, role: key.role, via: 'api-key', keyId: key.keyId };
+      limit = hit(redis, 'api-key', key.keyId, settings.ratePerMinute, 60);
+      limit.catch(() => {}); // read below, unless refused first (see the token's)
     } else {
       const claims = await verifyAccessToken(settings, credential);
       if (!claims) throw unauthorized('the access token is invalid or expired', 'invalid_token');
+      // counted while the account is read: one round trip of waiting instead of two
+      limit = hit(redis, 'user', claims.userId, settings.ratePerMinute, 60);
+      // a refusal below leaves it unread (it counted, as a refused request does anyway)
+      limit.catch(() => {});
       // the account may be gone since the token was issued; its role is read fresh too
       const user = await accounts(database).add(claims.userId);
       if (!user) throw unauthorized('the account no longer exists', 'invalid_token');
@@ -72,10 +79,6 @@ export function requireAuth({ apiKeys = true, role }: RequireAuthOptions = {}) {
     if (auth.via === 'api-key' && !apiKeys) throw forbidden('API keys cannot manage accounts or keys; use a bearer access token');
     if (role && auth.role !== role) throw forbidden(`requires the ${role} role`);
 
-    const limit =
-      auth.via === 'api-key'
-        ? hit(redis, 'api-key', auth.keyId as string, settings.ratePerMinute, 60)
-        : hit(redis, 'user', auth.userId, settings.ratePerMinute, 60);
     const { allowed, retryAfterS } = await limit;
     if (!allowed) throw rateLimited(retryAfterS, `at most ${settings.ratePerMinute} requests a minute`);
 
