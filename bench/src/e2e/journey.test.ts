@@ -78,7 +78,7 @@ describe('the journey, from outside the running stack', () => {
   );
 
   it(
-    'snaps a person photo with landmarks: a person-mask job, then progress and the try-on result on the socket',
+    'snaps a person photo with landmarks: a person-mask job, then progress and the try-on result on the socket; a second snap of the photo shares the mask',
     async () => {
       // everything from here on is this snap's (the garment's job has ended)
       const before = updates.events.length;
@@ -89,8 +89,15 @@ describe('the journey, from outside the running stack', () => {
         headers: { 'idempotency-key': randomUUID() },
       });
       expect(job).toMatchObject({ status: 'queued', kind: 'tryon', vton_id: expect.any(String) });
+      // at once, before the mask is made: it waits for the same mask job
+      const again = await call<SubmittedJob>(stack.url, 'POST', '/api/snap', {
+        token: shopper.token,
+        body: { personKey, garmentKey, landmarks: facingLandmarks(), seed: 2 },
+      });
       const done = await updates.terminal(job.job_id, JOB_MS);
       expect(done).toMatchObject({ status: 'completed', kind: 'tryon', userId: shopper.userId });
+      const doneAgain = await updates.terminal(again.job_id, JOB_MS);
+      expect(doneAgain).toMatchObject({ status: 'completed', kind: 'tryon', userId: shopper.userId, vton_id: job.vton_id });
 
       const seen = eventsOf(job.job_id);
       const progress = seen.filter((e) => e.type === 'progress');
@@ -99,9 +106,11 @@ describe('the journey, from outside the running stack', () => {
       // exactly one terminal event, and it comes last
       expect(seen.filter((e) => e.type === 'job' && (e.status === 'completed' || e.status === 'failed'))).toHaveLength(1);
       expect(seen.at(-1)).toBe(done);
-      // engine auto and no mask: the api made a person-mask segmentation job first, and its outcome reached the socket before the try-on's
-      const masks = updates.events.slice(before, updates.events.indexOf(done)).filter((e) => e.kind === 'segment' && e.type === 'job' && isTerminal(e.status));
+      // engine auto and no mask: the api made one person-mask segmentation job, for both snaps, and its outcome reached the socket before either try-on's
+      const [first, last] = [updates.events.indexOf(done), updates.events.indexOf(doneAgain)].sort((a, b) => a - b) as [number, number];
+      const masks = updates.events.slice(before, last).filter((e) => e.kind === 'segment' && e.type === 'job' && isTerminal(e.status));
       expect(masks).toHaveLength(1);
+      expect(updates.events.indexOf(masks[0] as JobEvent)).toBeLessThan(first);
       const listed = await call<{ job_id: string; kind: string }>(stack.url, 'GET', `/api/status/${masks[0]?.job_id}`, { token: shopper.token });
       expect(listed).toMatchObject({ kind: 'segment', job_id: masks[0]?.job_id });
 
