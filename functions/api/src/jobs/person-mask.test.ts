@@ -427,6 +427,26 @@ describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person 
       [b.job_id, 2, maskKeyOf(mask)],
       [c.job_id, 3, maskKeyOf(mask)],
     ]);
+    // the other garment's VTON holds the mask of its photo too
+    expect(c.vton_id).not.toBe(a.vton_id);
+    expect(await vton(a.vton_id)).toMatchObject({ mask_key: maskKeyOf(mask) });
+    expect(await vton(c.vton_id)).toMatchObject({ person_key: verified(personKey), mask_key: maskKeyOf(mask) });
+  });
+
+  it('another garment’s VTON that moved on to another photo meanwhile does not take the mask; its try-on does', async () => {
+    const a = await snap({ seed: 1 });
+    const otherGarment = await storeImage(w.storage, ann.user.id, 'garment');
+    const c = await snap({ seed: 3, garmentKey: otherGarment });
+    const mask = await maskJobOf(a.job_id);
+    expect(await maskJobOf(c.job_id)).toBe(mask);
+    const otherPhoto = verified(await storeImage(w.storage, ann.user.id, 'person'));
+    const patched = await w.app.request(`/api/vtons/${c.vton_id}`, jsonInit('PATCH', { personKey: otherPhoto }, ann.accessToken));
+    expect(patched.status).toBe(200);
+    await storeMask(mask);
+    await delivered(maskCompleted(mask, a.vton_id));
+    expect((await tryonRequests()).map((e) => e.data.jobId).sort()).toEqual([a.job_id, c.job_id].sort());
+    expect(await vton(c.vton_id)).toMatchObject({ person_key: otherPhoto, mask_key: null });
+    expect(await vton(a.vton_id)).toMatchObject({ mask_key: maskKeyOf(mask) });
   });
 
   it('a CloudEvents tryon.requested without a mask waits the same way, and is released with the mask', async () => {

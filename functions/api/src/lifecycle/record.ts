@@ -167,9 +167,21 @@ async function apply(trx: Transaction<Database>, event: ProteusEvent, job: JobRo
         if (isMask && !mask) release.log.warn('segmentation result outside its owner’s folder not used as a mask', { jobId: job.id, resultKey: d.resultKey });
         const released = await releaseWaiters(mask);
         // once a try-on is queued, it is what the VTON's status tells
-        const status: VtonValues = released ? {} : { status: 'ready' };
+        const status: VtonValues = released.length ? {} : { status: 'ready' };
         if (!isMask) await setVton({ ...status, cloth_clean_key: d.resultKey });
         else await setVton({ ...status, ...(mask ? { mask_key: maskFor(mask, job.image_key) } : {}) });
+        // try-ons of the photo for other garments (other VTONs) waited for it too: the mask is theirs
+        // as well, while the photo is still theirs
+        const others = [...new Set(released)].filter((id): id is string => id !== null && id !== job.vton_id);
+        if (mask && job.image_key && others.length) {
+          await trx
+            .updateTable('vtons')
+            .set({ mask_key: mask, updated_at: now })
+            .where('id', 'in', others)
+            .where('user_id', '=', userId)
+            .where('person_key', '=', job.image_key)
+            .execute();
+        }
       }
       return {
         ...base,
@@ -189,7 +201,7 @@ async function apply(trx: Transaction<Database>, event: ProteusEvent, job: JobRo
         .where('id', '=', job.id)
         .execute();
       // try-ons waiting for this mask go on without it: then the VTON has not failed
-      const released = event.type === 'dev.proteus.segment.failed' ? await releaseWaiters(undefined) : 0;
+      const released = event.type === 'dev.proteus.segment.failed' ? (await releaseWaiters(undefined)).length : 0;
       if (!released) await setVton({ status: 'failed' });
       return { ...base, status: 'failed', result_url: null, error: event.data.error };
     }

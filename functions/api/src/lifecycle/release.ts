@@ -45,12 +45,12 @@ export function releasedRequest(pending: string, maskKey: string | undefined): T
   return request;
 }
 
-/** Queues every try-on waiting for `segmentJobId`; answers how many were queued. */
+/** Queues every try-on waiting for `segmentJobId`; answers the VTONs of those queued (one per try-on). */
 export async function releaseWaiting(
   trx: Transaction<Database>,
   ctx: ReleaseContext,
   { segmentJobId, maskKey, now }: { segmentJobId: string; maskKey: string | undefined; now: Date },
-): Promise<number> {
+): Promise<(string | null)[]> {
   // RETURNING sees the new row: the kept event is read from the row as it was (`kept`)
   const waiting = await trx
     .updateTable('jobs')
@@ -58,9 +58,9 @@ export async function releaseWaiting(
     .from('jobs as kept')
     .whereRef('kept.id', '=', 'jobs.id')
     .where('jobs.waiting_for', '=', segmentJobId)
-    .returning(['jobs.id', 'jobs.status', 'kept.pending_event'])
+    .returning(['jobs.id', 'jobs.vton_id', 'jobs.status', 'kept.pending_event'])
     .execute();
-  let released = 0;
+  const released: (string | null)[] = [];
   for (const row of waiting) {
     if (row.status !== 'queued' || row.pending_event === null) continue;
     let request: TryonRequested;
@@ -82,7 +82,7 @@ export async function releaseWaiting(
       throw queueUnavailable();
     }
     ctx.queued.push({ stream: keys.streams.jobs, id });
-    released++;
+    released.push(row.vton_id);
   }
   return released;
 }
