@@ -9,10 +9,10 @@
  *   npm run snap:write -w @proteus/bench [-- STATEMENTS]
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { type JobsWrite, writeJobs } from '@proteus/api/jobs';
 import { openDatabase } from '@proteus/common/db';
 import { sql } from 'kysely';
+import { measuringCpu, onlyPid } from '../cpu.ts';
 import { startPostgres } from '../postgres.ts';
 
 const STATEMENTS = Number(process.argv[2] ?? 300);
@@ -53,19 +53,16 @@ function snapWrite(u: string, joins: boolean): JobsWrite {
   };
 }
 
-const backendPid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]?.pid;
-/** CPU milliseconds of the one backend so far. */
-function backendCpuMs(): number {
-  const fields = readFileSync(`/proc/${backendPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
+// the one backend of the one connection
+const backend = { backend: onlyPid((await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]?.pid) };
 
 async function measure(statements: number, run: (i: number) => Promise<unknown>) {
   for (let i = 0; i < 20; i++) await run(i); // plans cached, pages warm
-  const cpu0 = backendCpuMs();
   const t0 = performance.now();
-  for (let i = 0; i < statements; i++) await run(i);
-  return { wallMs: (performance.now() - t0) / statements, cpuMs: (backendCpuMs() - cpu0) / statements };
+  const { cpu } = await measuringCpu(backend, async () => {
+    for (let i = 0; i < statements; i++) await run(i);
+  });
+  return { wallMs: (performance.now() - t0) / statements, cpuMs: (cpu.backend ?? 0) / statements };
 }
 
 const work = JSON.stringify({ kind: 'tryon', personKey: photo('x'), garmentKey: garment('x') });

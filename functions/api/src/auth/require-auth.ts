@@ -55,21 +55,24 @@ export function requireAuth({ apiKeys = true, role }: RequireAuthOptions = {}) {
     if (!match) throw unauthorized('expected Authorization: Bearer <token>', 'invalid_request');
     const credential = match[1] as string;
 
+    // a request counts as soon as its principal is known; a refusal before the count is read leaves it unread
+    const counted = (scope: Parameters<typeof hit>[1], id: string) => {
+      const counting = hit(redis, scope, id, settings.ratePerMinute, 60);
+      counting.catch(() => {});
+      return counting;
+    };
     let auth: Auth;
     let limit: Promise<Hit>;
     if (isApiKey(credential)) {
       const key = await authenticateApiKey(database, credential);
       if (!key) throw unauthorized('the API key is invalid or revoked', 'invalid_token');
       auth = { userId: key.userId, role: key.role, via: 'api-key', keyId: key.keyId };
-      limit = hit(redis, 'api-key', key.keyId, settings.ratePerMinute, 60);
-      limit.catch(() => {}); // read below, unless refused first (see the token's)
+      limit = counted('api-key', key.keyId);
     } else {
       const claims = await verifyAccessToken(settings, credential);
       if (!claims) throw unauthorized('the access token is invalid or expired', 'invalid_token');
       // counted while the account is read: one round trip of waiting instead of two
-      limit = hit(redis, 'user', claims.userId, settings.ratePerMinute, 60);
-      // a refusal below leaves it unread (it counted, as a refused request does anyway)
-      limit.catch(() => {});
+      limit = counted('user', claims.userId);
       // the account may be gone since the token was issued; its role is read fresh too
       const user = await accounts(database).add(claims.userId);
       if (!user) throw unauthorized('the account no longer exists', 'invalid_token');
