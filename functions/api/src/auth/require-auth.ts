@@ -3,9 +3,9 @@
  * `c.var.auth`, checks the role, and counts the request against its principal's rate limit.
  */
 import { problem } from '@proteus/common';
-import type { DatabaseHandle, UsersTable } from '@proteus/common/db';
+import { type DatabaseHandle, prepared, type UsersTable } from '@proteus/common/db';
 import { createMiddleware } from 'hono/factory';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { batchersOf } from '../batcher.ts';
 import type { AppEnv } from '../env.ts';
 import { authenticateApiKey, isApiKey } from './api-keys.ts';
@@ -17,11 +17,7 @@ type Account = Pick<Selectable<UsersTable>, 'id' | 'role'>;
 
 /** The accounts of many concurrent requests in one query (../batcher.ts). */
 const accounts = batchersOf(async (database: DatabaseHandle, ids: readonly string[]): Promise<(Account | undefined)[]> => {
-  const rows = await database.db
-    .selectFrom('users')
-    .select(['id', 'role'])
-    .where('id', 'in', [...new Set(ids)])
-    .execute();
+  const { rows } = await sql<Account>`${prepared} select id, role from users where id = any(cast(${[...new Set(ids)]} as text[]))`.execute(database.db);
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.map((id) => byId.get(id));
 });

@@ -8,7 +8,7 @@
  * costs one segmentation, not ten. The worker builds a mask from the landmarks when none comes,
  * so a failed mask costs quality, never the try-on.
  */
-import type { DatabaseHandle, JobStatus } from '@proteus/common/db';
+import { type DatabaseHandle, type JobStatus, prepared } from '@proteus/common/db';
 import { keys } from '@proteus/eventing';
 import { sql } from 'kysely';
 import { batchersOf } from '../batcher.ts';
@@ -71,7 +71,7 @@ export const photoMaskOf = (row: PhotoMaskRow): PhotoMask | undefined =>
 /** The photo masks of many concurrent submissions in one query (../batcher.ts). */
 export const photoMasks = batchersOf(
   async (database: DatabaseHandle, asked: readonly { userId: string; photo: string }[]): Promise<(PhotoMask | undefined)[]> => {
-    const { rows } = await sql<{ n: number } & PhotoMaskRow>`
+    const { rows } = await sql<{ n: number } & PhotoMaskRow>`${prepared}
     select c.n, m.id as mask_id, m.status as mask_status, m.result_key as mask_result_key
     from jsonb_to_recordset(cast(${JSON.stringify(asked.map((a, n) => ({ n, user_id: a.userId, photo: a.photo })))} as jsonb))
       as c(n int, user_id text, photo text)

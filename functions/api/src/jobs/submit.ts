@@ -16,7 +16,7 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { problem } from '@proteus/common';
-import type { Database, DatabaseHandle, JobsTable, VtonStatus } from '@proteus/common/db';
+import { type Database, type DatabaseHandle, type JobsTable, prepared, type VtonStatus } from '@proteus/common/db';
 import { createEvent, type EventData, keys, type ProteusEvent } from '@proteus/eventing';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { batchersOf } from '../batcher.ts';
@@ -222,7 +222,7 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
     })),
   );
   const kept = (column: string) => sql.raw(`case when c.keys ? '${column}' then c.keys->>'${column}' else v.${column} end`);
-  const { rows } = await sql<{ id: string }>`
+  const { rows } = await sql<{ id: string }>`${prepared}
     with given as (
       select * from jsonb_to_recordset(cast(${JSON.stringify(vtons)} as jsonb))
         as c(n int, vton_id text, user_id text, existing boolean, status text, keys jsonb, keep_mask_of text, joins text, at timestamptz)

@@ -5,7 +5,7 @@
  * /api; each route carries its own guard, so no wildcard middleware reaches other /api routes.
  */
 import { problem } from '@proteus/common';
-import type { DatabaseHandle } from '@proteus/common/db';
+import { type DatabaseHandle, prepared } from '@proteus/common/db';
 import { keys } from '@proteus/eventing';
 import { type Context, Hono } from 'hono';
 import { sql } from 'kysely';
@@ -101,7 +101,7 @@ type SnapLookup = { vton: GarmentVton | undefined; photoMask: PhotoMask | undefi
  * concurrent snaps (../batcher.ts).
  */
 const snapLookups = batchersOf(async (database: DatabaseHandle, asked: readonly { userId: string; key: string; photo: string }[]): Promise<SnapLookup[]> => {
-  const { rows } = await sql<{ n: number; id: string | null; person_key: string | null; mask_key: string | null } & PhotoMaskRow>`
+  const { rows } = await sql<{ n: number; id: string | null; person_key: string | null; mask_key: string | null } & PhotoMaskRow>`${prepared}
     select c.n, v.id, v.person_key, v.mask_key, m.id as mask_id, m.status as mask_status, m.result_key as mask_result_key
     from jsonb_to_recordset(cast(${JSON.stringify(asked.map((a, n) => ({ n, user_id: a.userId, key: a.key, photo: a.photo })))} as jsonb))
       as c(n int, user_id text, key text, photo text)

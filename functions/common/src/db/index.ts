@@ -8,8 +8,10 @@ import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import { migrationProvider } from './migrations.ts';
 import { createPglitePool } from './pglite-pool.ts';
+import { preparedStatements } from './prepared.ts';
 
 export { migrations } from './migrations.ts';
+export { prepared } from './prepared.ts';
 export { isDatabaseUnavailable } from './unavailable.ts';
 
 export interface ProcessedEventsTable {
@@ -131,16 +133,22 @@ export async function openDatabase({ url, pgliteDir, poolSize = 10 }: DatabaseOp
   let db: Kysely<Database>;
   let kind: DatabaseHandle['kind'];
   let closeDriver: () => Promise<void>;
+  let afterMigrations = async () => {};
   if (url) {
     const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
     // an idle client that loses its server must not crash the process
     pool.on('error', () => {});
-    // nor one checked out between statements (a transaction, Kysely's acquire): pg emits 'error'
-    // on the client itself; its query fails and the pool drops it on release (not queryable)
-    pool.on('connect', (client) => client.on('error', () => {}));
+    const statements = preparedStatements(pool);
+    pool.on('connect', (client) => {
+      // nor one checked out between statements (a transaction, Kysely's acquire): pg emits 'error'
+      // on the client itself; its query fails and the pool drops it on release (not queryable)
+      client.on('error', () => {});
+      statements.attach(client);
+    });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     kind = 'postgres';
-    closeDriver = async () => {};
+    afterMigrations = statements.sample;
+    closeDriver = async () => statements.stop();
   } else {
     const pglite = await PGlite.create(pgliteDir ?? 'memory://');
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPglitePool(pglite) }) });
@@ -149,6 +157,7 @@ export async function openDatabase({ url, pgliteDir, poolSize = 10 }: DatabaseOp
   }
   try {
     await migrate(db);
+    await afterMigrations();
   } catch (error) {
     await db.destroy();
     await closeDriver();

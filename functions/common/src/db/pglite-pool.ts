@@ -10,7 +10,11 @@ const commands = ['UPDATE', 'DELETE', 'INSERT', 'SELECT', 'MERGE', 'COMMIT', 'RO
 type Command = (typeof commands)[number];
 
 function commandOf(sql: string): Command {
-  const words = sql.trimStart().slice(0, 2000).toUpperCase();
+  // a leading comment (db/prepared.ts marks statements with one) says nothing of the command
+  const words = sql
+    .replace(/^\s*(\/\*[\s\S]*?\*\/\s*)*/, '')
+    .slice(0, 2000)
+    .toUpperCase();
   const first = /^[A-Z]+/.exec(words)?.[0] ?? 'SELECT';
   if (first === 'WITH') {
     // the data-modifying statement after the CTEs decides the command
