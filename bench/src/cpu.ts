@@ -47,6 +47,8 @@ export interface Group {
 
 /** One process (threads included), without its children. */
 export const onlyPid = (pid: number | undefined): Group => ({ match: (p) => p.pid === pid, tree: false });
+/** These processes, without their children. */
+export const onlyPids = (pids: readonly (number | undefined)[]): Group => ({ match: (p) => pids.includes(p.pid), tree: false });
 /** Processes whose command line holds every part, with their descendants (a postmaster's backends). */
 export const commandTree = (...parts: string[]): Group => ({ match: (p) => parts.every((part) => p.cmdline.includes(part)), tree: true });
 

@@ -29,12 +29,13 @@ import { createEvent, keys, toBinaryHttp } from '@proteus/eventing';
 import pg from 'pg';
 import sharp from 'sharp';
 import { Pool } from 'undici';
-import { commandTree, measuringCpu, onlyPid } from '../cpu.ts';
+import { commandTree, measuringCpu, onlyPid, onlyPids } from '../cpu.ts';
 import { startPostgres } from '../postgres.ts';
 import { freePort, startRedis } from '../redis.ts';
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const API_PROCESSES = Number(process.env.BENCH_API_PROCESSES ?? 1);
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
 process.on('SIGINT', () => process.exit(130));
@@ -77,14 +78,19 @@ async function load(seconds: number, once: (connection: number) => Promise<void>
   return { requests: latencies.length, errors, seconds: elapsed, rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), firstError };
 }
 
-/** POSTs JSON over a pool of 64 connections, connection i sending request i; anything but `expect` counts as an error. */
-function httpLoad(origin: string, path: string, requests: { body: unknown; headers?: Record<string, string> }[], expect: number) {
-  const pool = new Pool(origin, { connections: CONNECTIONS, pipelining: 1 });
+/**
+ * POSTs JSON over 64 connections, connection i sending request i to origin i mod n (n api
+ * processes: 64 / n connections each, as a balancer would spread them); anything but `expect`
+ * counts as an error.
+ */
+function httpLoad(origins: string[], path: string, requests: { body: unknown; headers?: Record<string, string> }[], expect: number) {
+  const pools = origins.map((origin) => new Pool(origin, { connections: Math.ceil(CONNECTIONS / origins.length), pipelining: 1 }));
   const payloads = requests.map((r) => ({ body: JSON.stringify(r.body), headers: { 'content-type': 'application/json', ...r.headers } }));
   return {
-    pool,
+    close: () => Promise.all(pools.map((p) => p.close())),
     once: async (connection = 0) => {
       const { body, headers } = payloads[connection % payloads.length] as { body: string; headers: Record<string, string> };
+      const pool = pools[connection % pools.length] as Pool;
       const r = await pool.request({ method: 'POST', path, headers, body });
       const text = await r.body.text();
       if (r.statusCode !== expect) throw new Error(`${r.statusCode} ${text.slice(0, 300)}`);
@@ -164,21 +170,27 @@ const bare = child([join(import.meta.dirname, 'bare.ts')]);
 const bareOrigin = `http://127.0.0.1:${(JSON.parse(await firstLine(bare)) as { port: number }).port}`;
 
 // (c) the real api, on a port picked here (LOG_LEVEL=warn hides its 'listening' line)
-const apiPort = await freePort();
-const apiOrigin = `http://127.0.0.1:${apiPort}`;
-const apiChild = child([join(repoRoot, 'functions', 'api', 'src', 'server.ts')], {
-  ...process.env,
-  ...storageEnv(s3.config),
-  REDIS_URL: redisUrl,
-  DATABASE_URL: databaseUrl,
-  JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
-  PORT: String(apiPort),
-  HOST: '127.0.0.1',
-  LOG_LEVEL: 'warn',
-  // the per-caller limit (600 a minute by default) would measure the limiter, not the api
-  RATE_LIMIT_PER_MINUTE: '100000000',
-});
-await waitFor(`${apiOrigin}/healthz`, 'the api');
+const apiProcess = async () => {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const c = child([join(repoRoot, 'functions', 'api', 'src', 'server.ts')], {
+    ...process.env,
+    ...storageEnv(s3.config),
+    REDIS_URL: redisUrl,
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    // the per-caller limit (600 a minute by default) would measure the limiter, not the api
+    RATE_LIMIT_PER_MINUTE: '100000000',
+  });
+  await waitFor(`${origin}/healthz`, 'the api');
+  return { origin, pid: c.pid };
+};
+const apis = [];
+for (let i = 0; i < API_PROCESSES; i++) apis.push(await apiProcess());
+const apiOrigin = (apis[0] as { origin: string }).origin;
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: CONNECTIONS });
 
@@ -226,18 +238,18 @@ try {
   const big = shoppers[0]?.big.body;
 
   const snapBig = httpLoad(
-    apiOrigin,
+    apis.map((a) => a.origin),
     '/api/snap',
     shoppers.map((s) => s.big),
     202,
   );
   const snapTiny = httpLoad(
-    apiOrigin,
+    apis.map((a) => a.origin),
     '/api/snap',
     shoppers.map((s) => s.tiny),
     202,
   );
-  const bareLoad = httpLoad(bareOrigin, '/api/snap', [{ body: big }], 200);
+  const bareLoad = httpLoad([bareOrigin], '/api/snap', [{ body: big }], 200);
   // each shopper's first snap verifies their images (a decode and re-encode each); later ones
   // find them verified. A wrong setup fails here, not as 600,000 errors.
   await Promise.all(shoppers.map((_, i) => Promise.all([snapBig.once(i), snapTiny.once(i)])));
@@ -254,7 +266,7 @@ try {
 
   // CPU time of each part during each load: steadier than req/s on a machine shared with others
   const parts = {
-    api: onlyPid(apiChild.pid),
+    api: onlyPids(apis.map((a) => a.pid)),
     'bare endpoint': onlyPid(bare.pid),
     postgres: commandTree('/bin/postgres', `-p ${pgPort} `),
     redis: commandTree('redis-server', `:${redisPort}`),
@@ -274,7 +286,7 @@ try {
   await masksMade();
   await load(warm, snapTiny.once);
   const e = await measured(SECONDS, snapTiny.once);
-  await Promise.all([snapBig.pool.close(), snapTiny.pool.close(), bareLoad.pool.close()]);
+  await Promise.all([snapBig.close(), snapTiny.close(), bareLoad.close()]);
 
   const jobs = Number((await pool.query('select count(*) from jobs')).rows[0].count);
   if (process.env.BENCH_PG_STATEMENTS) {
