@@ -13,6 +13,8 @@ export const apiConfigSchema = z
     PGLITE_DIR: z.string().min(1).optional(),
     /** connections to PostgreSQL per api process (each holds one PostgreSQL backend) */
     DATABASE_POOL_MAX: env.positiveInt(20),
+    /** `off` behind a pooler that hands out a server connection per transaction (PgBouncer in transaction mode before 1.21) */
+    DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
     ...objectStorageEnv,
     /** the segment function (the original design's Tailor) */
     TAILOR_URL: env.url().optional(),

@@ -39,6 +39,7 @@ serverProcessSuite({
     ['JWT_SECRET', { JWT_SECRET: 'short' }],
     ['JWT_SECRET', { JWT_SECRET: '' }],
     ['UPLOAD_MAX_BYTES', { UPLOAD_MAX_BYTES: '0' }],
+    ['DATABASE_PREPARED_STATEMENTS', { DATABASE_PREPARED_STATEMENTS: 'maybe' }],
   ],
   healthPath: '/healthz',
   async whileRunning(url, listening) {

@@ -11,7 +11,12 @@ const log = createLogger('api', { level: config.LOG_LEVEL });
 
 try {
   const redis = createRedis(config.REDIS_URL, 'api', { autoPipelining: true });
-  const database = await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, poolSize: config.DATABASE_POOL_MAX });
+  const database = await openDatabase({
+    url: config.DATABASE_URL,
+    pgliteDir: config.PGLITE_DIR,
+    poolSize: config.DATABASE_POOL_MAX,
+    preparedStatements: config.DATABASE_PREPARED_STATEMENTS === 'on',
+  });
   // no endpoint configured: an S3 server in this process (dev only; it checks no signatures)
   let embedded: EmbeddedS3 | undefined;
   if (!config.OBJECT_STORAGE_ENDPOINT) {

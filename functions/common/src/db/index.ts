@@ -127,9 +127,15 @@ export interface DatabaseOptions {
   pgliteDir?: string | undefined;
   /** pg pool size */
   poolSize?: number;
+  /**
+   * send marked statements by name (./prepared.ts; default true). Off behind a pooler that hands a
+   * connection out per transaction (PgBouncer in transaction mode before 1.21), where a statement
+   * prepared on one server connection is unknown on the next.
+   */
+  preparedStatements?: boolean;
 }
 
-export async function openDatabase({ url, pgliteDir, poolSize = 10 }: DatabaseOptions): Promise<DatabaseHandle> {
+export async function openDatabase({ url, pgliteDir, poolSize = 10, preparedStatements: prepare = true }: DatabaseOptions): Promise<DatabaseHandle> {
   let db: Kysely<Database>;
   let kind: DatabaseHandle['kind'];
   let closeDriver: () => Promise<void>;
@@ -138,17 +144,17 @@ export async function openDatabase({ url, pgliteDir, poolSize = 10 }: DatabaseOp
     const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
     // an idle client that loses its server must not crash the process
     pool.on('error', () => {});
-    const statements = preparedStatements(pool);
+    const statements = prepare ? preparedStatements(pool) : undefined;
     pool.on('connect', (client) => {
       // nor one checked out between statements (a transaction, Kysely's acquire): pg emits 'error'
       // on the client itself; its query fails and the pool drops it on release (not queryable)
       client.on('error', () => {});
-      statements.attach(client);
+      statements?.attach(client);
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     kind = 'postgres';
-    afterMigrations = statements.sample;
-    closeDriver = async () => statements.stop();
+    if (statements) afterMigrations = statements.sample;
+    closeDriver = async () => statements?.stop();
   } else {
     const pglite = await PGlite.create(pgliteDir ?? 'memory://');
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPglitePool(pglite) }) });

@@ -91,6 +91,23 @@ describe('prepared statements on PostgreSQL', () => {
   });
 });
 
+describe('openDatabase', () => {
+  it.each([true, false])('prepares marked statements on PostgreSQL unless told not to (preparedStatements: %s)', async (preparedStatements) => {
+    const { openDatabase } = await import('./index.ts');
+    const database = await isolatedDatabase();
+    // one connection: the statements and the look-up at pg_prepared_statements share it
+    const handle = await openDatabase({ url: database.url, poolSize: 1, preparedStatements });
+    try {
+      for (let i = 0; i < 3; i++) await sql`${prepared} select count(*) from users where id = any(cast(${['u1']} as text[]))`.execute(handle.db);
+      const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(handle.db);
+      expect(rows.map((r) => r.name)).toEqual(preparedStatements ? [expect.stringMatching(/^proteus_[0-9a-f]{16}_\d+$/)] : []);
+    } finally {
+      await handle.close();
+      await database.drop();
+    }
+  });
+});
+
 describe.each(['postgres', 'pglite'] as const)('a marked statement through Kysely on %s', (kind) => {
   it('answers and counts like an unmarked one', async () => {
     const { openDatabase } = await import('./index.ts');
