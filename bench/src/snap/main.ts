@@ -18,6 +18,7 @@
  * It starts its own Redis, PostgreSQL (initdb into a temp folder) and embedded S3 server.
  * Goals (issue #4): >= 3,000 req/s and >= 40% of the lesser of (a) and (b).
  *   npm run snap -w @proteus/bench [-- SECONDS]
+ *   BENCH_API_PROCESSES=2 (the api as 2 processes, 32 connections each), BENCH_CONNECTIONS=64
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
