@@ -96,9 +96,7 @@ describe('createEvent', () => {
 
   it('names the bad field, and checks the id and subject it is given', () => {
     const tick = { seq: 1, skipped: 0 };
-    expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', { seq: -1, skipped: 0 })).toThrow(
-      /invalid dev\.proteus\.arbitrator\.tick event: data\.seq/,
-    );
+    expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', { seq: -1, skipped: 0 })).toThrow(/invalid dev\.proteus\.arbitrator\.tick event: data\.seq/);
     expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', { ...tick, extra: 1 } as never)).toThrow(EventValidationError);
     expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', tick, { subject: '' })).toThrow(/subject/);
     expect(() => createEvent('dev.proteus.arbitrator.tick', 'api', tick, { id: 'x'.repeat(257) })).toThrow(/id/);
