@@ -27,5 +27,8 @@ export interface ApiDeps {
   metrics?: ApiMetrics | undefined;
 }
 
-/** `auth` is set by the auth middleware on the routes that require it. */
+/**
+ * `auth` is set by the auth middleware on the routes that require it. Read them with
+ * `c.get('deps')`: Hono's `c.var` builds a new object of every variable on each access.
+ */
 export type AppEnv = { Variables: { deps: ApiDeps; auth: Auth } };

@@ -1,6 +1,6 @@
 /**
  * `requireAuth()` guards a route: `Authorization: Bearer <access token | API key>`. It sets
- * `c.var.auth`, checks the role, and counts the request against its principal's rate limit.
+ * `c.get('auth')`, checks the role, and counts the request against its principal's rate limit.
  */
 import { problem } from '@proteus/common';
 import { type DatabaseHandle, prepared, type UsersTable } from '@proteus/common/db';
@@ -44,7 +44,7 @@ export function requireAuth({ apiKeys = true, role }: RequireAuthOptions = {}) {
       if (role && known.role !== role) throw forbidden(`requires the ${role} role`);
       return next();
     }
-    const { database, redis, auth: settings } = c.var.deps;
+    const { database, redis, auth: settings } = c.get('deps');
     const header = c.req.header('authorization');
     if (!header) throw unauthorized('an Authorization: Bearer header is required');
     const match = /^Bearer +(\S+)$/i.exec(header);

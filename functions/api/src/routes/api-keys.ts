@@ -31,8 +31,8 @@ export const apiKeyRoutes = new Hono<AppEnv>()
   .use(requireAuth({ apiKeys: false }))
   .use(jsonRequests)
   .post('/', json(createBody), async (c) => {
-    const { database, log } = c.var.deps;
-    const { userId } = c.var.auth;
+    const { database, log } = c.get('deps');
+    const { userId } = c.get('auth');
     const { count } = await database.db
       .selectFrom('api_keys')
       .where('user_id', '=', userId)
@@ -47,10 +47,11 @@ export const apiKeyRoutes = new Hono<AppEnv>()
     return c.json({ ...listed(row), key }, 201);
   })
   .get('/', async (c) => {
-    const rows = await c.var.deps.database.db
-      .selectFrom('api_keys')
+    const rows = await c
+      .get('deps')
+      .database.db.selectFrom('api_keys')
       .select(['id', 'name', 'created_at', 'last_used_at'])
-      .where('user_id', '=', c.var.auth.userId)
+      .where('user_id', '=', c.get('auth').userId)
       .where('revoked_at', 'is', null)
       .orderBy('created_at')
       .orderBy('id')
@@ -60,15 +61,15 @@ export const apiKeyRoutes = new Hono<AppEnv>()
   .delete('/:id', async (c) => {
     const id = c.req.param('id');
     if (!uuid.test(id)) throw noSuchKey(id);
-    const { database, log } = c.var.deps;
+    const { database, log } = c.get('deps');
     const revoked = await database.db
       .updateTable('api_keys')
       .set({ revoked_at: new Date() })
       .where('id', '=', id)
-      .where('user_id', '=', c.var.auth.userId)
+      .where('user_id', '=', c.get('auth').userId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     if (revoked.numUpdatedRows === 0n) throw noSuchKey(id);
-    log.info('api key revoked', { userId: c.var.auth.userId, keyId: id });
+    log.info('api key revoked', { userId: c.get('auth').userId, keyId: id });
     return c.body(null, 204);
   });

@@ -24,7 +24,7 @@ const invalidCredentials = () => problem(401, 'invalid-credentials', 'Invalid cr
 export const authRoutes = new Hono<AppEnv>()
   .use(jsonRequests)
   .post('/signup', json(signupBody), async (c) => {
-    const { database, auth: settings, log } = c.var.deps;
+    const { database, auth: settings, log } = c.get('deps');
     const body = c.req.valid('json');
     const row = await database.db
       .insertInto('users')
@@ -41,10 +41,10 @@ export const authRoutes = new Hono<AppEnv>()
       .executeTakeFirst();
     if (!row) throw problem(409, 'email-taken', 'E-mail address taken', { detail: 'an account with this e-mail address exists' });
     log.info('account created', { userId: row.id, role: row.role });
-    return c.json({ user: publicUser(row), ...(await issueTokens(c.var.deps, row)) }, 201);
+    return c.json({ user: publicUser(row), ...(await issueTokens(c.get('deps'), row)) }, 201);
   })
   .post('/login', json(loginBody), async (c) => {
-    const { database, redis, auth: settings, log } = c.var.deps;
+    const { database, redis, auth: settings, log } = c.get('deps');
     const { email, password } = c.req.valid('json');
     const account = accountRef(email);
     const ip = clientIp(c, settings.trustedProxies);
@@ -69,12 +69,12 @@ export const authRoutes = new Hono<AppEnv>()
     }
     await resetLimit(redis, 'login-account', account);
     log.info('logged in', { userId: user.id });
-    return c.json({ user: publicUser(user), ...(await issueTokens(c.var.deps, user)) });
+    return c.json({ user: publicUser(user), ...(await issueTokens(c.get('deps'), user)) });
   })
   .post('/refresh', json(refreshBody), async (c) => {
-    return c.json(await rotateRefreshToken(c.var.deps, c.req.valid('json').refreshToken));
+    return c.json(await rotateRefreshToken(c.get('deps'), c.req.valid('json').refreshToken));
   })
   .post('/logout', json(refreshBody), async (c) => {
-    await revokeRefreshToken(c.var.deps.database, c.req.valid('json').refreshToken);
+    await revokeRefreshToken(c.get('deps').database, c.req.valid('json').refreshToken);
     return c.body(null, 204);
   });

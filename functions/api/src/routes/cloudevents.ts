@@ -30,7 +30,7 @@ const ingestSizeLimit = bodyLimit({
 });
 
 const apiKeysOnly = createMiddleware<AppEnv>(async function apiKeysOnly(c, next) {
-  if (c.var.auth.via !== 'api-key') throw forbidden('use an API key');
+  if (c.get('auth').via !== 'api-key') throw forbidden('use an API key');
   await next();
 });
 
@@ -107,13 +107,13 @@ function checkedEvents(batch: boolean, sent: Sent[]): RequestedEvent[] {
 export const cloudEvents = new Hono<AppEnv>().post('/', requireAuth(), apiKeysOnly, ingestSizeLimit, async (c) => {
   const { batch, sent } = sentEvents(c.req.raw.headers, await c.req.text());
   const events = checkedEvents(batch, sent);
-  const { userId } = c.var.auth;
+  const { userId } = c.get('auth');
   const foreign = events.findIndex((e) => e.data.userId !== userId);
   if (foreign !== -1) {
     throw forbidden(`${batch ? `event ${foreign}` : 'the event'}: data.userId is not the owner of this API key; nothing was submitted`);
   }
-  const results = await ingestEvents(c.var.deps, events);
+  const results = await ingestEvents(c.get('deps'), events);
   const failed = results.filter((r) => 'problem' in r).length;
-  c.var.deps.log.info('cloudevents ingested', { userId, events: results.length, failed, batch });
+  c.get('deps').log.info('cloudevents ingested', { userId, events: results.length, failed, batch });
   return c.json({ results }, failed ? 207 : 202);
 });

@@ -61,6 +61,6 @@ export function healthChecks(deps: ApiDeps): Record<string, Check> {
 }
 
 export const health = new Hono<AppEnv>().get('/', async (c) => {
-  const report = await runChecks('api', healthChecks(c.var.deps));
+  const report = await runChecks('api', healthChecks(c.get('deps')));
   return c.json(report, report.status === 'ok' ? 200 : 503);
 });

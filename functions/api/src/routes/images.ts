@@ -1,6 +1,6 @@
 /**
  * /api/images: presigned uploads and downloads, and the check an upload passes before a job
- * uses it. Mounted behind the auth middleware: `c.var.auth` names the caller.
+ * uses it. Mounted behind the auth middleware: `c.get('auth')` names the caller.
  */
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -27,14 +27,14 @@ export const images = new Hono<AppEnv>()
   .use(callerRequired)
   .use(jsonRequests)
   .get('/presignedUpUrl', query(uploadQuery), async (c) => {
-    const { storage, images: settings } = c.var.deps;
-    return c.json(await presignUpload(storage, settings, { userId: c.var.auth.userId, ...c.req.valid('query') }));
+    const { storage, images: settings } = c.get('deps');
+    return c.json(await presignUpload(storage, settings, { userId: c.get('auth').userId, ...c.req.valid('query') }));
   })
   .get('/presignedDownloadUrl', query(downloadQuery), async (c) => {
-    const { storage, images: settings } = c.var.deps;
-    return c.json(await presignDownload(storage, settings, { userId: c.var.auth.userId, key: c.req.valid('query').key }));
+    const { storage, images: settings } = c.get('deps');
+    return c.json(await presignDownload(storage, settings, { userId: c.get('auth').userId, key: c.req.valid('query').key }));
   })
   .post('/verify', json(verifyBody), async (c) => {
-    const { storage, images: settings, verifiedImages } = c.var.deps;
-    return c.json(await verifyImage(storage, settings, { userId: c.var.auth.userId, ...c.req.valid('json') }, verifiedImages));
+    const { storage, images: settings, verifiedImages } = c.get('deps');
+    return c.json(await verifyImage(storage, settings, { userId: c.get('auth').userId, ...c.req.valid('json') }, verifiedImages));
   });

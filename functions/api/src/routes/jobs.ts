@@ -75,7 +75,7 @@ const noSuchJob = (id: string) => problem(404, 'not-found', 'Not found', { detai
 
 async function submit(c: Context<AppEnv>, submission: Omit<Submission, 'userId' | 'idempotency'>): Promise<Response> {
   const idempotency = await idempotencyOf(c);
-  const { job, replayed }: SubmitResult = await submitJob(c.var.deps, { ...submission, userId: c.var.auth.userId, idempotency });
+  const { job, replayed }: SubmitResult = await submitJob(c.get('deps'), { ...submission, userId: c.get('auth').userId, idempotency });
   if (replayed) c.header('idempotent-replayed', 'true');
   return c.json(job, 202);
 }
@@ -83,7 +83,7 @@ async function submit(c: Context<AppEnv>, submission: Omit<Submission, 'userId' 
 /** The snap's two images as keys: URLs of our own storage become their keys. */
 function snapKeys(c: Context<AppEnv>, body: z.output<typeof snapBody>): { personKey: string; garmentKey: string } {
   if (body.personKey && body.garmentKey) return { personKey: body.personKey, garmentKey: body.garmentKey };
-  const { storage } = c.var.deps;
+  const { storage } = c.get('deps');
   const personKey = keyOfReference(storage, body.user_photo_url as string);
   const garmentKey = keyOfReference(storage, body.cloth_clean_url as string);
   const message = 'expected an object key or a URL of our storage whose path ends in one';
@@ -129,7 +129,7 @@ const snapLookups = batchersOf(async (database: DatabaseHandle, asked: readonly 
  */
 function snapLookup(c: Context<AppEnv>, garmentKey: string, personKey: string): Promise<SnapLookup> {
   const verified = (key: string) => (keys.objectKeyPattern.test(key) ? keys.verifiedObjectKey(key) : key);
-  return snapLookups(c.var.deps.database).add({ userId: c.var.auth.userId, key: verified(garmentKey), photo: verified(personKey) });
+  return snapLookups(c.get('deps').database).add({ userId: c.get('auth').userId, key: verified(garmentKey), photo: verified(personKey) });
 }
 
 export const jobRoutes = new Hono<AppEnv>()
@@ -148,7 +148,7 @@ export const jobRoutes = new Hono<AppEnv>()
     const body = c.req.valid('json');
     const { personKey, garmentKey } = snapKeys(c, body);
     // a garment that is not the caller's answers like a missing one, before any VTON look-up
-    if (!garmentKey.startsWith(keys.userPrefix(c.var.auth.userId))) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(garmentKey)}`);
+    if (!garmentKey.startsWith(keys.userPrefix(c.get('auth').userId))) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(garmentKey)}`);
     const work = { kind: 'tryon' as const, personKey, garmentKey, landmarks: body.landmarks, seed: body.seed };
     if (body.vtonId) return submit(c, { vtonId: body.vtonId, work });
     // found among the caller's own: no second ownership check (the write is owner-scoped anyway)
@@ -159,7 +159,12 @@ export const jobRoutes = new Hono<AppEnv>()
     const id = c.req.param('job_id');
     if (!keys.idPattern.test(id)) throw noSuchJob(id);
     const { deps } = c.var;
-    const row = await deps.database.db.selectFrom('jobs').select(JOB_COLUMNS).where('id', '=', id).where('user_id', '=', c.var.auth.userId).executeTakeFirst();
+    const row = await deps.database.db
+      .selectFrom('jobs')
+      .select(JOB_COLUMNS)
+      .where('id', '=', id)
+      .where('user_id', '=', c.get('auth').userId)
+      .executeTakeFirst();
     if (!row) throw noSuchJob(id);
     return c.json(await jobView(deps, row));
   })
@@ -169,7 +174,7 @@ export const jobRoutes = new Hono<AppEnv>()
     let q = deps.database.db
       .selectFrom('jobs')
       .select([...JOB_COLUMNS, microIso('updated_at').as('position')])
-      .where('user_id', '=', c.var.auth.userId)
+      .where('user_id', '=', c.get('auth').userId)
       .orderBy('updated_at')
       .orderBy('id')
       .limit(limit + 1);

@@ -51,14 +51,14 @@ export const userRoutes = new Hono<AppEnv>()
   .use(requireAuth({ apiKeys: false }))
   .use(jsonRequests)
   .get('/me', async (c) => {
-    const row = await c.var.deps.database.db.selectFrom('users').select(USER_COLUMNS).where('id', '=', c.var.auth.userId).executeTakeFirst();
+    const row = await c.get('deps').database.db.selectFrom('users').select(USER_COLUMNS).where('id', '=', c.get('auth').userId).executeTakeFirst();
     if (!row) throw noSuchAccount();
     return c.json(publicUser(row));
   })
   .patch('/me', json(patchBody), async (c) => {
-    const { database, redis, auth: settings, log } = c.var.deps;
+    const { database, redis, auth: settings, log } = c.get('deps');
     const body = c.req.valid('json');
-    const { userId } = c.var.auth;
+    const { userId } = c.get('auth');
     const current = await database.db.selectFrom('users').select(['email', 'password_hash']).where('id', '=', userId).executeTakeFirst();
     if (!current) throw noSuchAccount();
     const changes: { display_name?: string | null; password_hash?: string; updated_at: Date } = { updated_at: new Date() };
@@ -82,8 +82,8 @@ export const userRoutes = new Hono<AppEnv>()
     return c.json(publicUser(row));
   })
   .delete('/me', async (c) => {
-    const { database, log } = c.var.deps;
-    const { userId } = c.var.auth;
+    const { database, log } = c.get('deps');
+    const { userId } = c.get('auth');
     // refresh tokens and API keys go with the row (on delete cascade)
     const deleted = await database.db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
     if (deleted.numDeletedRows === 0n) throw noSuchAccount();
@@ -92,8 +92,9 @@ export const userRoutes = new Hono<AppEnv>()
   })
   .get('/', requireAuth({ apiKeys: false, role: 'admin' }), query(listQuery), async (c) => {
     const { limit, cursor } = c.req.valid('query');
-    let q = c.var.deps.database.db
-      .selectFrom('users')
+    let q = c
+      .get('deps')
+      .database.db.selectFrom('users')
       .select(USER_COLUMNS)
       .orderBy('email')
       .limit(limit + 1);

@@ -68,11 +68,12 @@ export const vtonRoutes = new Hono<AppEnv>()
   .use(requireAuth())
   .use(jsonRequests)
   .post('/', json(createBody), async (c) => {
-    const { userId } = c.var.auth;
+    const { userId } = c.get('auth');
     const body = c.req.valid('json');
     requireOwnKeys(userId, [body.garmentKey, body.personKey]);
-    const row = await c.var.deps.database.db
-      .insertInto('vtons')
+    const row = await c
+      .get('deps')
+      .database.db.insertInto('vtons')
       .values({ id: randomUUID(), user_id: userId, garment_key: body.garmentKey ?? null, person_key: body.personKey ?? null, status: 'draft' })
       .returning(VTON_COLUMNS)
       .executeTakeFirstOrThrow();
@@ -80,10 +81,11 @@ export const vtonRoutes = new Hono<AppEnv>()
   })
   .get('/', query(listQuery), async (c) => {
     const { limit, cursor } = c.req.valid('query');
-    let q = c.var.deps.database.db
-      .selectFrom('vtons')
+    let q = c
+      .get('deps')
+      .database.db.selectFrom('vtons')
       .select([...VTON_COLUMNS, microIso('created_at').as('position')])
-      .where('user_id', '=', c.var.auth.userId)
+      .where('user_id', '=', c.get('auth').userId)
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(limit + 1);
@@ -96,21 +98,22 @@ export const vtonRoutes = new Hono<AppEnv>()
   })
   .get('/:id', async (c) => {
     const id = vtonId(c.req.param('id'));
-    const row = await c.var.deps.database.db
-      .selectFrom('vtons')
+    const row = await c
+      .get('deps')
+      .database.db.selectFrom('vtons')
       .select(VTON_COLUMNS)
       .where('id', '=', id)
-      .where('user_id', '=', c.var.auth.userId)
+      .where('user_id', '=', c.get('auth').userId)
       .executeTakeFirst();
     if (!row) throw noSuchVton(id);
     return c.json(vtonView(row));
   })
   .patch('/:id', json(patchBody), async (c) => {
     const id = vtonId(c.req.param('id'));
-    const { userId } = c.var.auth;
+    const { userId } = c.get('auth');
     const body = c.req.valid('json');
     // the VTON first: a foreign id is 404 whatever the body names
-    const exists = await c.var.deps.database.db.selectFrom('vtons').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    const exists = await c.get('deps').database.db.selectFrom('vtons').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
     if (!exists) throw noSuchVton(id);
     requireOwnKeys(userId, [body.garmentKey, body.personKey, body.maskKey]);
     const changes: { garment_key?: string | null; person_key?: string | null; mask_key?: string | null | RawBuilder<string | null>; updated_at: Date } = {
@@ -121,8 +124,9 @@ export const vtonRoutes = new Hono<AppEnv>()
     if (body.maskKey !== undefined) changes.mask_key = body.maskKey;
     // a mask fits the photo it was made from (try-ons reuse it): another photo without a mask drops it
     else if (body.personKey !== undefined) changes.mask_key = sql<string | null>`case when person_key is not distinct from ${body.personKey} then mask_key end`;
-    const row = await c.var.deps.database.db
-      .updateTable('vtons')
+    const row = await c
+      .get('deps')
+      .database.db.updateTable('vtons')
       .set(changes)
       .where('id', '=', id)
       .where('user_id', '=', userId)
@@ -134,7 +138,7 @@ export const vtonRoutes = new Hono<AppEnv>()
   .delete('/:id', async (c) => {
     const id = vtonId(c.req.param('id'));
     // its jobs go with it (on delete cascade)
-    const deleted = await c.var.deps.database.db.deleteFrom('vtons').where('id', '=', id).where('user_id', '=', c.var.auth.userId).executeTakeFirst();
+    const deleted = await c.get('deps').database.db.deleteFrom('vtons').where('id', '=', id).where('user_id', '=', c.get('auth').userId).executeTakeFirst();
     if (deleted.numDeletedRows === 0n) throw noSuchVton(id);
     return c.body(null, 204);
   });
