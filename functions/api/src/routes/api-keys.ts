@@ -47,9 +47,9 @@ export const apiKeyRoutes = new Hono<AppEnv>()
     return c.json({ ...listed(row), key }, 201);
   })
   .get('/', async (c) => {
-    const rows = await c
-      .get('deps')
-      .database.db.selectFrom('api_keys')
+    const { db } = c.get('deps').database;
+    const rows = await db
+      .selectFrom('api_keys')
       .select(['id', 'name', 'created_at', 'last_used_at'])
       .where('user_id', '=', c.get('auth').userId)
       .where('revoked_at', 'is', null)

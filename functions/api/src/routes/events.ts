@@ -39,7 +39,7 @@ export const events = new Hono<AppEnv>().post('/', eventSizeLimit, async (c) => 
   if (!isLifecycleEvent(event.type)) {
     throw problem(400, 'unexpected-event-type', 'Unexpected event type', { detail: `this sink takes job lifecycle events, not ${event.type}` });
   }
-  const { deps } = c.var;
+  const deps = c.get('deps');
   const { database, redis, storage, images, log } = deps;
   const outcome = await recordEvent({ db: database.db, producer: producerOf(deps), log }, event);
   if (outcome.kind === 'unknown-job') {

@@ -158,7 +158,7 @@ export const jobRoutes = new Hono<AppEnv>()
   .get('/status/:job_id', requireAuth(), async (c) => {
     const id = c.req.param('job_id');
     if (!keys.idPattern.test(id)) throw noSuchJob(id);
-    const { deps } = c.var;
+    const deps = c.get('deps');
     const row = await deps.database.db
       .selectFrom('jobs')
       .select(JOB_COLUMNS)
@@ -170,7 +170,7 @@ export const jobRoutes = new Hono<AppEnv>()
   })
   .get('/jobs', requireAuth(), query(listQuery), async (c) => {
     const { since, cursor, limit } = c.req.valid('query');
-    const { deps } = c.var;
+    const deps = c.get('deps');
     let q = deps.database.db
       .selectFrom('jobs')
       .select([...JOB_COLUMNS, microIso('updated_at').as('position')])

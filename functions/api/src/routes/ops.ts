@@ -50,7 +50,7 @@ function p95(values: number[]): number | null {
 }
 
 export const opsRoutes = new Hono<AppEnv>().get('/status', requireAuth({ role: 'admin' }), async (c) => {
-  const { deps } = c.var;
+  const deps = c.get('deps');
   const { redis } = deps;
   const now = Date.now();
   const [queue, waits, policy, workers, changes] = await Promise.all([

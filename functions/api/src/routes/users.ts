@@ -92,9 +92,9 @@ export const userRoutes = new Hono<AppEnv>()
   })
   .get('/', requireAuth({ apiKeys: false, role: 'admin' }), query(listQuery), async (c) => {
     const { limit, cursor } = c.req.valid('query');
-    let q = c
-      .get('deps')
-      .database.db.selectFrom('users')
+    const { db } = c.get('deps').database;
+    let q = db
+      .selectFrom('users')
       .select(USER_COLUMNS)
       .orderBy('email')
       .limit(limit + 1);

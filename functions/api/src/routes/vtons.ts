@@ -71,9 +71,9 @@ export const vtonRoutes = new Hono<AppEnv>()
     const { userId } = c.get('auth');
     const body = c.req.valid('json');
     requireOwnKeys(userId, [body.garmentKey, body.personKey]);
-    const row = await c
-      .get('deps')
-      .database.db.insertInto('vtons')
+    const { db } = c.get('deps').database;
+    const row = await db
+      .insertInto('vtons')
       .values({ id: randomUUID(), user_id: userId, garment_key: body.garmentKey ?? null, person_key: body.personKey ?? null, status: 'draft' })
       .returning(VTON_COLUMNS)
       .executeTakeFirstOrThrow();
@@ -81,9 +81,9 @@ export const vtonRoutes = new Hono<AppEnv>()
   })
   .get('/', query(listQuery), async (c) => {
     const { limit, cursor } = c.req.valid('query');
-    let q = c
-      .get('deps')
-      .database.db.selectFrom('vtons')
+    const { db } = c.get('deps').database;
+    let q = db
+      .selectFrom('vtons')
       .select([...VTON_COLUMNS, microIso('created_at').as('position')])
       .where('user_id', '=', c.get('auth').userId)
       .orderBy('created_at', 'desc')
@@ -98,13 +98,8 @@ export const vtonRoutes = new Hono<AppEnv>()
   })
   .get('/:id', async (c) => {
     const id = vtonId(c.req.param('id'));
-    const row = await c
-      .get('deps')
-      .database.db.selectFrom('vtons')
-      .select(VTON_COLUMNS)
-      .where('id', '=', id)
-      .where('user_id', '=', c.get('auth').userId)
-      .executeTakeFirst();
+    const { db } = c.get('deps').database;
+    const row = await db.selectFrom('vtons').select(VTON_COLUMNS).where('id', '=', id).where('user_id', '=', c.get('auth').userId).executeTakeFirst();
     if (!row) throw noSuchVton(id);
     return c.json(vtonView(row));
   })
@@ -124,14 +119,8 @@ export const vtonRoutes = new Hono<AppEnv>()
     if (body.maskKey !== undefined) changes.mask_key = body.maskKey;
     // a mask fits the photo it was made from (try-ons reuse it): another photo without a mask drops it
     else if (body.personKey !== undefined) changes.mask_key = sql<string | null>`case when person_key is not distinct from ${body.personKey} then mask_key end`;
-    const row = await c
-      .get('deps')
-      .database.db.updateTable('vtons')
-      .set(changes)
-      .where('id', '=', id)
-      .where('user_id', '=', userId)
-      .returning(VTON_COLUMNS)
-      .executeTakeFirst();
+    const { db } = c.get('deps').database;
+    const row = await db.updateTable('vtons').set(changes).where('id', '=', id).where('user_id', '=', userId).returning(VTON_COLUMNS).executeTakeFirst();
     if (!row) throw noSuchVton(id);
     return c.json(vtonView(row));
   })
