@@ -119,17 +119,20 @@ export const eventTypes = Object.keys(eventData) as EventType[];
 /** CloudEvents extension attribute values: strings, numbers, booleans. */
 const extensionValue = z.union([z.string(), z.number(), z.boolean()]);
 
+const eventId = z.string().min(1).max(256);
+const eventSubject = z.string().min(1).max(512);
+
 /** The CloudEvents 1.0 envelope, structured mode, for one type. */
 function envelope<T extends EventType>(type: T) {
   return z
     .object({
       specversion: z.literal(SPEC_VERSION),
-      id: z.string().min(1).max(256),
+      id: eventId,
       source: z.string().min(1).max(512),
       type: z.literal(type),
       time: z.iso.datetime({ offset: true }),
       datacontenttype: z.literal('application/json'),
-      subject: z.string().min(1).max(512).optional(),
+      subject: eventSubject.optional(),
       data: eventData[type] as (typeof eventData)[T],
     })
     .catchall(extensionValue);
@@ -185,8 +188,6 @@ export function parseEvent(value: unknown): ProteusEvent {
 export type Part = 'api' | 'segment' | 'arbitrator' | 'realtime' | 'eventing' | 'gpu-worker';
 export const sourceOf = (part: Part) => `/proteus/${part}`;
 
-const subject = z.string().min(1).max(512);
-
 /**
  * Builds a valid event with a fresh id and the current time; validates it. The envelope is made
  * here from known values, so only what the caller gives (the data, an id or a subject) is
@@ -202,8 +203,13 @@ export function createEvent<T extends EventType>(
   if (!schema) throw new EventValidationError(`unknown event type ${JSON.stringify(type)}`, [{ path: 'type', message: 'unknown event type' }]);
   const checked = schema.safeParse(data);
   const issues = checked.success ? [] : checked.error.issues.map((i) => ({ path: ['data', ...i.path].join('.'), message: i.message }));
-  if (options.id !== undefined && !(options.id.length >= 1 && options.id.length <= 256)) issues.push({ path: 'id', message: 'expected 1 to 256 characters' });
-  if (options.subject !== undefined && !subject.safeParse(options.subject).success) issues.push({ path: 'subject', message: 'expected 1 to 512 characters' });
+  for (const [path, field, value] of [
+    ['id', eventId, options.id],
+    ['subject', eventSubject, options.subject],
+  ] as const) {
+    const given = value === undefined ? undefined : field.safeParse(value);
+    if (given && !given.success) issues.push(...given.error.issues.map((i) => ({ path, message: i.message })));
+  }
   if (issues.length) throw new EventValidationError(`invalid ${type} event: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
   const event = {
     specversion: SPEC_VERSION,

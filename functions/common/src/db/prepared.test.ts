@@ -2,6 +2,7 @@ import { isolatedDatabase } from '@proteus/testkit';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from './index.ts';
 import { MARK, type PreparedStatements, prepared, preparedName, preparedStatements, sizeGeneration } from './prepared.ts';
 
 describe('statement names', () => {
@@ -93,7 +94,6 @@ describe('prepared statements on PostgreSQL', () => {
 
 describe('openDatabase', () => {
   it.each([true, false])('prepares marked statements on PostgreSQL unless told not to (preparedStatements: %s)', async (preparedStatements) => {
-    const { openDatabase } = await import('./index.ts');
     const database = await isolatedDatabase();
     // one connection: the statements and the look-up at pg_prepared_statements share it
     const handle = await openDatabase({ url: database.url, poolSize: 1, preparedStatements });
@@ -110,7 +110,6 @@ describe('openDatabase', () => {
 
 describe.each(['postgres', 'pglite'] as const)('a marked statement through Kysely on %s', (kind) => {
   it('answers and counts like an unmarked one', async () => {
-    const { openDatabase } = await import('./index.ts');
     const database = kind === 'postgres' ? await isolatedDatabase() : undefined;
     const handle = await openDatabase({ url: database?.url });
     try {
