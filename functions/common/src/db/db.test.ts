@@ -113,6 +113,43 @@ describe.each(['postgres', 'pglite'] as const)('database on %s', (kind) => {
     expect(await count('api_keys')).toBe(1);
     await db.deleteFrom('users').execute();
   });
+
+  it('keeps jobs with their VTON: a job needs one, and goes with it and with its user; idempotency keys are unique per user where given', async () => {
+    const { db } = handle;
+    await db
+      .insertInto('users')
+      .values(['j1', 'j2'].map((id) => ({ id, email: `${id}@example.com`, password_hash: 'h' })))
+      .execute();
+    await db
+      .insertInto('vtons')
+      .values([
+        { id: 'jv1', user_id: 'j1' },
+        { id: 'jv2', user_id: 'j1' },
+        { id: 'jv3', user_id: 'j2' },
+      ])
+      .execute();
+    const job = (id: string, vton: string | null, user: string, idempotency_key: string | null = null) =>
+      db
+        .insertInto('jobs')
+        .values({ id, user_id: user, vton_id: vton as string, kind: 'tryon', idempotency_key })
+        .execute();
+    await expect(job('jx', null, 'j1')).rejects.toThrow(/null value/);
+    await expect(job('jx', 'no-such-vton', 'j1')).rejects.toThrow(/foreign key/);
+    // any number without a key; a key once per user
+    for (const id of ['ja', 'jb']) await job(id, 'jv1', 'j1');
+    await job('jc', 'jv1', 'j1', 'key-1');
+    await job('jd', 'jv3', 'j2', 'key-1');
+    await expect(job('je', 'jv2', 'j1', 'key-1')).rejects.toThrow(/duplicate key/);
+    await job('jf', 'jv2', 'j1');
+
+    const left = async () => (await db.selectFrom('jobs').select('id').where('id', 'like', 'j_').orderBy('id').execute()).map((r) => r.id);
+    await db.deleteFrom('vtons').where('id', '=', 'jv2').execute();
+    expect(await left()).toEqual(['ja', 'jb', 'jc', 'jd']);
+    await db.deleteFrom('users').where('id', '=', 'j1').execute();
+    expect(await left()).toEqual(['jd']);
+    await db.deleteFrom('users').where('id', '=', 'j2').execute();
+    expect(await left()).toEqual([]);
+  });
 });
 
 describe('openDatabase', () => {

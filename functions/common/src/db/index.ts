@@ -75,7 +75,7 @@ export type JobStatus = 'queued' | 'running' | 'completed' | 'failed';
 export interface JobsTable {
   id: string;
   user_id: string;
-  vton_id: string | null;
+  vton_id: string;
   kind: 'segment' | 'tryon';
   status: ColumnType<JobStatus, JobStatus | undefined, JobStatus>;
   enqueued_at: ColumnType<Date, Date | string | undefined, never>;
