@@ -51,6 +51,43 @@ describe('rate limits in Redis', () => {
     expect((await hit(redis, 'api-key', 'k', 1, 1)).allowed).toBe(true);
   });
 
+  it('count the hits of concurrent requests in one script call, each counter with its own window', async () => {
+    await hit(redis, 'user', 'warm', 1, 60); // the script is known to Redis from here on
+    const calls = async () => {
+      const stats = await redis.info('commandstats');
+      return [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const before = await calls();
+    const results = await Promise.all([
+      ...Array.from({ length: 5 }, () => hit(redis, 'user', 'a', 3, 60)),
+      hit(redis, 'login-ip', 'b', 3, 30),
+      hit(redis, 'login-ip', 'b', 3, 30),
+    ]);
+    expect((await calls()) - before).toBe(1);
+    expect(results.map((r) => [r.count, r.allowed])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, false],
+      [5, false],
+      [1, true],
+      [2, true],
+    ]);
+    expect(await redis.get(keys.rateLimit('user', 'a'))).toBe('5');
+    const windowB = await redis.pttl(keys.rateLimit('login-ip', 'b'));
+    expect(windowB).toBeGreaterThan(0);
+    expect(windowB).toBeLessThanOrEqual(30_000);
+    expect(results[6]?.retryAfterS).toBeLessThanOrEqual(30);
+    expect(await redis.pttl(keys.rateLimit('user', 'a'))).toBeGreaterThan(30_000);
+  });
+
+  it('fail every hit of a call Redis refuses, and count again once it answers', async () => {
+    const broken = redis.duplicate();
+    await broken.quit();
+    await expect(Promise.all([hit(broken, 'user', 'c', 3, 60), hit(broken, 'user', 'd', 3, 60)])).rejects.toThrow(/closed/i);
+    expect((await hit(redis, 'user', 'c', 3, 60)).count).toBe(1);
+  });
+
   it('keep scopes and ids apart, and reset one counter', async () => {
     await hit(redis, 'user', 'x', 1, 60);
     expect((await hit(redis, 'api-key', 'x', 1, 60)).allowed).toBe(true);

@@ -1,12 +1,15 @@
 /**
  * Fixed-window rate limits in Redis: one counter per principal and window, created with the
- * window as its expiry. INCR, EXPIRE NX and PTTL run in one script (atomic, one command: it
- * rides the api's auto-pipelined writes, where a MULTI costs four), so a counter never lives
- * without an expiry and the answer says how long until the window ends.
+ * window as its expiry. INCR, EXPIRE NX and PTTL run in one script, so a counter never lives
+ * without an expiry and the answer says how long until the window ends. The hits of concurrent
+ * requests go in one call of the script (../batcher.ts): one command and one round trip for all
+ * of them, each counter still counted atomically. One script call names several keys, which a
+ * single Redis (the architecture's) takes; a Redis Cluster would refuse keys of different slots.
  */
 import { problem } from '@proteus/common';
 import { keys } from '@proteus/eventing';
 import type { Redis } from 'ioredis';
+import { batchersOf } from '../batcher.ts';
 
 export interface Hit {
   count: number;
@@ -15,22 +18,38 @@ export interface Hit {
   retryAfterS: number;
 }
 
-// KEYS[1] the counter, ARGV[1] the window in seconds; answers {count, pttl}
+// KEYS the counters, ARGV[i] the window of KEYS[i] in seconds; answers {count, pttl} for each key in turn
 export const hitScript = `
-local count = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
-return {count, redis.call('PTTL', KEYS[1])}`;
+local answer = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[i], 'NX')
+  answer[2 * i - 1] = count
+  answer[2 * i] = redis.call('PTTL', key)
+end
+return answer`;
 
-type WithHit = Redis & { proteusRateHit(key: string, windowS: number): Promise<[number, number]> };
+type WithHit = Redis & { proteusRateHits(numberOfKeys: number, ...keysThenWindows: (string | number)[]): Promise<number[]> };
 
 /** defineCommand runs the script by EVALSHA and falls back to EVAL when Redis does not know it yet. */
-function withHit(redis: Redis): WithHit {
-  if (!('proteusRateHit' in redis)) redis.defineCommand('proteusRateHit', { numberOfKeys: 1, lua: hitScript });
+function withHits(redis: Redis): WithHit {
+  if (!('proteusRateHits' in redis)) redis.defineCommand('proteusRateHits', { lua: hitScript });
   return redis as WithHit;
 }
 
+type Counted = { count: number; pttl: number };
+
+// a failed call fails every hit in it (Redis is down, or refused the script): no point in one call each
+const hits = batchersOf(
+  async (redis: Redis, asked: readonly { key: string; windowS: number }[]): Promise<Counted[]> => {
+    const flat = await withHits(redis).proteusRateHits(asked.length, ...asked.map((a) => a.key), ...asked.map((a) => a.windowS));
+    return asked.map((_, i) => ({ count: flat[2 * i] as number, pttl: flat[2 * i + 1] as number }));
+  },
+  { retryAlone: () => false },
+);
+
 export async function hit(redis: Redis, scope: keys.RateLimitScope, id: string, limit: number, windowS: number): Promise<Hit> {
-  const [count, pttl] = await withHit(redis).proteusRateHit(keys.rateLimit(scope, id), windowS);
+  const { count, pttl } = await hits(redis).add({ key: keys.rateLimit(scope, id), windowS });
   const retryAfterS = Math.max(1, Math.ceil((pttl > 0 ? pttl : windowS * 1000) / 1000));
   return { count, allowed: count <= limit, retryAfterS };
 }
