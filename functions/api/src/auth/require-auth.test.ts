@@ -10,7 +10,7 @@ import { apiWorld, cleanupStack, PROBLEMS, problemOf } from '../../test/deps.ts'
 import { fixtures, putObject } from '../../test/images.ts';
 import { createApp } from '../app.ts';
 import type { ApiDeps, AppEnv } from '../env.ts';
-import { requireAuth } from './require-auth.ts';
+import { readAccount, requireAuth } from './require-auth.ts';
 
 type App = ReturnType<typeof createApp>;
 type Principal = 'owner' | 'other' | 'anonymous' | 'ownerKey' | 'otherKey' | 'admin';
@@ -26,14 +26,23 @@ interface World {
 
 /** A route that accepts API keys, as the image and job routes do: it answers who the caller is. */
 function probeApp(deps: ApiDeps) {
-  return new Hono<AppEnv>()
-    .use(async (c, next) => {
-      c.set('deps', deps);
-      await next();
-    })
-    .get('/probe', requireAuth(), (c) => c.json(c.var.auth))
-    .get('/admin-probe', requireAuth({ role: 'admin' }), (c) => c.json(c.var.auth))
-    .onError(problemErrorHandler(deps.log));
+  return (
+    new Hono<AppEnv>()
+      .use(async (c, next) => {
+        c.set('deps', deps);
+        await next();
+      })
+      .get('/probe', requireAuth(), (c) => c.json(c.var.auth))
+      .get('/admin-probe', requireAuth({ role: 'admin' }), (c) => c.json(c.var.auth))
+      // the account left to the route, as the snap does; then read by the route, or by a role guard after it
+      .get('/deferred', requireAuth({ accountInRoute: true }), async (c) => {
+        const before = c.get('auth');
+        await readAccount(c);
+        return c.json({ before, after: c.get('auth') });
+      })
+      .get('/deferred-admin', requireAuth({ accountInRoute: true }), requireAuth({ role: 'admin' }), (c) => c.json(c.get('auth')))
+      .onError(problemErrorHandler(deps.log))
+  );
 }
 
 describe.each(['postgres', 'pglite'] as const)('authentication and authorization on %s', (kind) => {
@@ -239,6 +248,41 @@ describe.each(['postgres', 'pglite'] as const)('authentication and authorization
       expect((await probe.request('/probe', jsonInit('GET', undefined, world.otherKey.key))).status).toBe(200);
       expect((await app.request('/api/users/me', jsonInit('DELETE', undefined, world.other.accessToken))).status).toBe(204);
       await expectUnauthorized(await probe.request('/probe', jsonInit('GET', undefined, world.otherKey.key)));
+    });
+  });
+
+  describe('an account left to the route (accountInRoute)', () => {
+    it('is marked unread with the token’s role, then read fresh; a gone account is refused when read', async () => {
+      const probe = probeApp(deps);
+      const response = await probe.request('/deferred', jsonInit('GET', undefined, world.owner.accessToken));
+      expect(await response.json()).toEqual({
+        before: { userId: world.owner.user.id, role: 'user', via: 'token', accountUnread: true },
+        after: { userId: world.owner.user.id, role: 'user', via: 'token' },
+      });
+      // an API key's account was read with the key
+      const byKey = await probe.request('/deferred', jsonInit('GET', undefined, world.ownerKey.key));
+      expect(((await byKey.json()) as { before: unknown }).before).toEqual({
+        userId: world.owner.user.id,
+        role: 'user',
+        via: 'api-key',
+        keyId: world.ownerKey.id,
+      });
+      await database.db.deleteFrom('users').where('id', '=', world.owner.user.id).execute();
+      await expectUnauthorized(await probe.request('/deferred', jsonInit('GET', undefined, world.owner.accessToken)));
+    });
+
+    it('a role guard after it reads the account first: the role is the account’s, not the token’s', async () => {
+      const probe = probeApp(deps);
+      const admin = () => probe.request('/deferred-admin', jsonInit('GET', undefined, world.admin.accessToken));
+      expect(await (await admin()).json()).toEqual({ userId: world.admin.user.id, role: 'admin', via: 'token' });
+      await database.db.updateTable('users').set({ role: 'user' }).where('id', '=', world.admin.user.id).execute();
+      expect((await admin()).status).toBe(403);
+      await database.db.deleteFrom('users').where('id', '=', world.admin.user.id).execute();
+      await expectUnauthorized(await admin());
+    });
+
+    it('cannot be combined with a required role', () => {
+      expect(() => requireAuth({ accountInRoute: true, role: 'admin' })).toThrow(/role/);
     });
   });
 

@@ -1,9 +1,12 @@
 /**
  * `requireAuth()` guards a route: `Authorization: Bearer <access token | API key>`. It sets
  * `c.get('auth')`, checks the role, and counts the request against its principal's rate limit.
+ * An access token's account is read fresh (it may be gone, its role changed), unless the route
+ * reads it in its own first statement (`accountInRoute`, see accountChecked).
  */
 import { problem } from '@proteus/common';
 import { type DatabaseHandle, prepared, type UsersTable } from '@proteus/common/db';
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { type Selectable, sql } from 'kysely';
 import { batchersOf } from '../batcher.ts';
@@ -27,6 +30,12 @@ export interface RequireAuthOptions {
   apiKeys?: boolean;
   /** the role required, if any */
   role?: Auth['role'];
+  /**
+   * An access token's account is left for the route to read, with its first statement and before
+   * any effect: accountChecked() on what that statement found, or readAccount(). One statement
+   * fewer a request (the snap). Until then `auth.role` is the token's; not with `role`.
+   */
+  accountInRoute?: boolean;
 }
 
 // RFC 6750 §3: no error code when the request carried no credentials at all
@@ -35,11 +44,32 @@ const unauthorized = (detail: string, error?: 'invalid_token' | 'invalid_request
 
 export const forbidden = (detail: string) => problem(403, 'forbidden', 'Forbidden', { detail });
 
-export function requireAuth({ apiKeys = true, role }: RequireAuthOptions = {}) {
+const accountGone = () => unauthorized('the account no longer exists', 'invalid_token');
+
+/** The request's account as its route's own statement read it (undefined: gone, refused). */
+export function accountChecked(c: Context<AppEnv>, account: { role: Auth['role'] } | undefined): void {
+  const auth = c.get('auth');
+  if (!auth.accountUnread) return;
+  if (!account) throw accountGone();
+  c.set('auth', { userId: auth.userId, role: account.role, via: 'token' });
+}
+
+/** Reads the account a guard with `accountInRoute` left unread (a route taking another path). */
+export async function readAccount(c: Context<AppEnv>): Promise<void> {
+  const auth = c.get('auth');
+  if (!auth.accountUnread) return;
+  const user = await accounts(c.get('deps').database).add(auth.userId);
+  if (!user) throw accountGone();
+  c.set('auth', { userId: user.id, role: user.role, via: 'token' });
+}
+
+export function requireAuth({ apiKeys = true, role, accountInRoute = false }: RequireAuthOptions = {}) {
+  if (accountInRoute && role) throw new Error('requireAuth: a required role needs the account read before the route');
   return createMiddleware<AppEnv>(async function authenticate(c, next) {
     // already authenticated by a guard of the whole router: only this route's own conditions remain
-    const known = c.get('auth') as Auth | undefined;
-    if (known) {
+    if (c.get('auth') as Auth | undefined) {
+      if (!accountInRoute) await readAccount(c);
+      const known = c.get('auth');
       if (known.via === 'api-key' && !apiKeys) throw forbidden('API keys cannot manage accounts or keys; use a bearer access token');
       if (role && known.role !== role) throw forbidden(`requires the ${role} role`);
       return next();
@@ -69,10 +99,14 @@ export function requireAuth({ apiKeys = true, role }: RequireAuthOptions = {}) {
       if (!claims) throw unauthorized('the access token is invalid or expired', 'invalid_token');
       // counted while the account is read: one round trip of waiting instead of two
       limit = counted('user', claims.userId);
-      // the account may be gone since the token was issued; its role is read fresh too
-      const user = await accounts(database).add(claims.userId);
-      if (!user) throw unauthorized('the account no longer exists', 'invalid_token');
-      auth = { userId: user.id, role: user.role, via: 'token' };
+      if (accountInRoute) {
+        auth = { userId: claims.userId, role: claims.role, via: 'token', accountUnread: true };
+      } else {
+        // the account may be gone since the token was issued; its role is read fresh too
+        const user = await accounts(database).add(claims.userId);
+        if (!user) throw accountGone();
+        auth = { userId: user.id, role: user.role, via: 'token' };
+      }
     }
 
     if (auth.via === 'api-key' && !apiKeys) throw forbidden('API keys cannot manage accounts or keys; use a bearer access token');

@@ -93,4 +93,6 @@ export interface Auth {
   via: 'token' | 'api-key';
   /** the API key's id when via is 'api-key' */
   keyId?: string;
+  /** an access token whose account its route reads (requireAuth's `accountInRoute`); `role` is the token's meanwhile */
+  accountUnread?: true;
 }

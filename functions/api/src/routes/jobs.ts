@@ -10,7 +10,8 @@ import { keys } from '@proteus/eventing';
 import { type Context, Hono } from 'hono';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { requireAuth } from '../auth/require-auth.ts';
+import { accountChecked, readAccount, requireAuth } from '../auth/require-auth.ts';
+import type { Auth } from '../auth/settings.ts';
 import { batchersOf } from '../batcher.ts';
 import type { AppEnv } from '../env.ts';
 import { ImageRejected } from '../images/rejected.ts';
@@ -93,18 +94,21 @@ function snapKeys(c: Context<AppEnv>, body: z.output<typeof snapBody>): { person
 }
 
 type GarmentVton = { id: string } & VtonMask;
-type SnapLookup = { vton: GarmentVton | undefined; photoMask: PhotoMask | undefined };
+type SnapLookup = { account: { role: Auth['role'] } | undefined; vton: GarmentVton | undefined; photoMask: PhotoMask | undefined };
 
 /**
- * For each snap asked for: the newest VTON of its (user, garment key), indexed on both garment
- * columns, and its person photo's newest mask job (jobs/person-mask.ts), in one query for many
- * concurrent snaps (../batcher.ts).
+ * For each snap asked for: its account (requireAuth leaves it to this statement), the newest VTON
+ * of its (user, garment key), indexed on both garment columns, and its person photo's newest mask
+ * job (jobs/person-mask.ts), in one query for many concurrent snaps (../batcher.ts).
  */
 const snapLookups = batchersOf(async (database: DatabaseHandle, asked: readonly { userId: string; key: string; photo: string }[]): Promise<SnapLookup[]> => {
-  const { rows } = await sql<{ n: number; id: string | null; person_key: string | null; mask_key: string | null } & PhotoMaskRow>`${prepared}
-    select c.n, v.id, v.person_key, v.mask_key, m.id as mask_id, m.status as mask_status, m.result_key as mask_result_key
+  const { rows } = await sql<
+    { n: number; role: Auth['role'] | null; id: string | null; person_key: string | null; mask_key: string | null } & PhotoMaskRow
+  >`${prepared}
+    select c.n, u.role, v.id, v.person_key, v.mask_key, m.id as mask_id, m.status as mask_status, m.result_key as mask_result_key
     from jsonb_to_recordset(cast(${JSON.stringify(asked.map((a, n) => ({ n, user_id: a.userId, key: a.key, photo: a.photo })))} as jsonb))
       as c(n int, user_id text, key text, photo text)
+    left join users as u on u.id = c.user_id
     left join lateral (
       select id, person_key, mask_key from vtons
       where user_id = c.user_id and (garment_key = c.key or cloth_clean_key = c.key)
@@ -112,9 +116,10 @@ const snapLookups = batchersOf(async (database: DatabaseHandle, asked: readonly 
       limit 1
     ) as v on true
     left join lateral (${newestPhotoMask}) as m on true`.execute(database.db);
-  const found: SnapLookup[] = asked.map(() => ({ vton: undefined, photoMask: undefined }));
+  const found: SnapLookup[] = asked.map(() => ({ account: undefined, vton: undefined, photoMask: undefined }));
   for (const row of rows) {
     found[row.n] = {
+      account: row.role ? { role: row.role } : undefined,
       vton: row.id ? { id: row.id, personKey: row.person_key, maskKey: row.mask_key } : undefined,
       photoMask: photoMaskOf(row),
     };
@@ -144,15 +149,19 @@ export const jobRoutes = new Hono<AppEnv>()
   .post('/upload/cloth', requireAuth(), jsonRequests, json(clothBody), (c) => {
     return submit(c, { work: { kind: 'segment', imageKey: c.req.valid('json').key, purpose: 'garment' } });
   })
-  .post('/snap', requireAuth(), jsonRequests, json(snapBody), async (c) => {
+  // the look-up reads the account too: a gone one is refused before any effect (and before a foreign garment's 404)
+  .post('/snap', requireAuth({ accountInRoute: true }), jsonRequests, json(snapBody), async (c) => {
     const body = c.req.valid('json');
     const { personKey, garmentKey } = snapKeys(c, body);
+    const foreign = !garmentKey.startsWith(keys.userPrefix(c.get('auth').userId));
+    if (foreign || body.vtonId) await readAccount(c);
     // a garment that is not the caller's answers like a missing one, before any VTON look-up
-    if (!garmentKey.startsWith(keys.userPrefix(c.get('auth').userId))) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(garmentKey)}`);
+    if (foreign) throw new ImageRejected('image-not-found', `no image ${JSON.stringify(garmentKey)}`);
     const work = { kind: 'tryon' as const, personKey, garmentKey, landmarks: body.landmarks, seed: body.seed };
     if (body.vtonId) return submit(c, { vtonId: body.vtonId, work });
     // found among the caller's own: no second ownership check (the write is owner-scoped anyway)
-    const { vton, photoMask } = await snapLookup(c, garmentKey, personKey);
+    const { account, vton, photoMask } = await snapLookup(c, garmentKey, personKey);
+    accountChecked(c, account);
     return submit(c, { vtonId: vton?.id, ownedVton: vton, photo: { mask: photoMask }, work });
   })
   .get('/status/:job_id', requireAuth(), async (c) => {
