@@ -547,6 +547,39 @@ describe.each(['postgres', 'pglite'] as const)('a try-on waiting for its person 
       await delivered(completed);
       expect((await tryonRequests()).map((e) => e.data.jobId).sort()).toEqual([a.job_id, b.job_id].sort());
     });
+
+    it('XADDs sent together, the first and third refused: every one made is withdrawn, and the retry queues each once', async () => {
+      const tryons = [];
+      for (const seed of [1, 2, 3, 4]) tryons.push(await snap({ seed }));
+      const mask = await maskJobOf((tryons[0] as { job_id: string }).job_id);
+      const real = producerOf(w.deps);
+      let calls = 0;
+      let inFlight = 0;
+      let together = 0;
+      const flaky: Producer = {
+        emit: async (stream, event) => {
+          const call = ++calls;
+          inFlight++;
+          together = Math.max(together, inFlight);
+          try {
+            await new Promise((resolve) => setImmediate(resolve)); // a round trip: the others are sent meanwhile, or not
+            if (call === 1 || call === 3) throw new Error('connection lost');
+            return await real.emit(stream, event);
+          } finally {
+            inFlight--;
+          }
+        },
+        withdraw: real.withdraw,
+      };
+      const completed = maskCompleted(mask, (tryons[0] as { vton_id: string }).vton_id);
+      await expectProblem(await deliver(completed, createApp({ ...w.deps, producer: flaky })), 503, 'queue-unavailable');
+      expect(calls).toBe(4);
+      expect(together).toBe(4);
+      expect(await w.redis.xlen(keys.streams.jobs)).toBe(0);
+      for (const t of tryons) expect(await job(t.job_id)).toMatchObject({ status: 'queued', waiting_for: mask });
+      await delivered(completed);
+      expect((await tryonRequests()).map((e) => e.data.jobId).sort()).toEqual(tryons.map((t) => t.job_id).sort());
+    });
   });
   it('a write joining a job that has ended writes nothing, not even its VTON change', async () => {
     const first = await snap();

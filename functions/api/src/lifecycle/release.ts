@@ -50,7 +50,7 @@ export async function releaseWaiting(
   trx: Transaction<Database>,
   ctx: ReleaseContext,
   { segmentJobId, maskKey, now }: { segmentJobId: string; maskKey: string | undefined; now: Date },
-): Promise<(string | null)[]> {
+): Promise<string[]> {
   // RETURNING sees the new row: the kept event is read from the row as it was (`kept`)
   const waiting = await trx
     .updateTable('jobs')
@@ -60,29 +60,30 @@ export async function releaseWaiting(
     .where('jobs.waiting_for', '=', segmentJobId)
     .returning(['jobs.id', 'jobs.vton_id', 'jobs.status', 'kept.pending_event'])
     .execute();
-  const released: (string | null)[] = [];
+  const releasing: { jobId: string; vtonId: string; request: TryonRequested }[] = [];
   for (const row of waiting) {
     if (row.status !== 'queued' || row.pending_event === null) continue;
-    let request: TryonRequested;
     try {
-      request = releasedRequest(row.pending_event, maskKey);
+      releasing.push({ jobId: row.id, vtonId: row.vton_id, request: releasedRequest(row.pending_event, maskKey) });
     } catch (error) {
       if (!(error instanceof EventValidationError)) throw error;
       // it would fail every retry of this delivery: the try-on fails, visibly, instead
       const reason = `its request no longer passes the contract: ${error.message}`.slice(0, 2000);
       await trx.updateTable('jobs').set({ status: 'failed', error: reason, finished_at: now, updated_at: now }).where('id', '=', row.id).execute();
       ctx.log.error('waiting try-on not queued', { jobId: row.id, segmentJobId, reason });
-      continue;
     }
-    let id: string;
-    try {
-      id = await ctx.producer.emit(keys.streams.jobs, request);
-    } catch (error) {
-      ctx.log.error('waiting try-on not queued: XADD failed', { error, jobId: row.id, segmentJobId });
-      throw queueUnavailable();
-    }
-    ctx.queued.push({ stream: keys.streams.jobs, id });
-    released.push(row.vton_id);
   }
-  return released;
+  // XADDed all at once (auto-pipelined: one round trip, not one each); every entry made is
+  // remembered, so a refusal of any withdraws them all with the transaction
+  const added = await Promise.allSettled(releasing.map(({ request }) => ctx.producer.emit(keys.streams.jobs, request)));
+  let refused: { error: unknown; jobId: string } | undefined;
+  for (const [i, result] of added.entries()) {
+    if (result.status === 'fulfilled') ctx.queued.push({ stream: keys.streams.jobs, id: result.value });
+    else refused ??= { error: result.reason, jobId: (releasing[i] as { jobId: string }).jobId };
+  }
+  if (refused) {
+    ctx.log.error('waiting try-ons not queued: XADD failed', { ...refused, segmentJobId, refused: added.filter((r) => r.status === 'rejected').length });
+    throw queueUnavailable();
+  }
+  return releasing.map((r) => r.vtonId);
 }
