@@ -1,10 +1,11 @@
 /**
  * Natural batching of one kind of database work (group commit): what concurrent requests ask
- * for while earlier batches are in flight is sent together, as one statement. Under load a
- * statement carries dozens of requests' rows, so PostgreSQL parses, plans, commits and
- * flushes its WAL once for all of them, and the api writes one message instead of dozens. A
- * lone request waits for nothing: the batch leaves at the end of the event loop turn it
- * arrived in (setImmediate), as soon as fewer than `maxInFlight` batches are out.
+ * for while earlier batches are in flight is sent together, as one statement (or, for the rate
+ * limits, one Redis script call). Under load a statement carries dozens of requests' rows, so
+ * PostgreSQL parses, plans, commits and flushes its WAL once for all of them, and the api
+ * writes one message instead of dozens. A lone request waits for nothing: the batch leaves at
+ * the end of the event loop turn it arrived in (setImmediate), as soon as fewer than
+ * `maxInFlight` batches are out.
  *
  * `run` answers one output per item, in order. When it throws, a batch of several items is
  * run again item by item, so one bad item (a unique violation, say) fails only its own
