@@ -34,7 +34,7 @@ export const events = new Hono<AppEnv>().post('/', eventSizeLimit, async (c) => 
   if (event.type !== 'dev.proteus.segment.requested') {
     throw problem(400, 'unexpected-event-type', 'Unexpected event type', { detail: `this sink takes dev.proteus.segment.requested, not ${event.type}` });
   }
-  const { deps } = c.var;
+  const deps = c.get('deps');
   try {
     return c.json(await handleSegmentRequest(event, deps), 200);
   } catch (error) {

@@ -20,7 +20,7 @@ const purposes: Purpose[] = ['garment', 'person-mask'];
 export const segment = new Hono<AppEnv>().post(
   '/',
   async (c, next) => {
-    const { maxBytes } = c.var.deps.segmentation.settings.limits;
+    const { maxBytes } = c.get('deps').segmentation.settings.limits;
     // counts bytes as they arrive: a chunked upload has no content-length to trust
     return bodyLimit({
       maxSize: maxBytes,
@@ -30,7 +30,7 @@ export const segment = new Hono<AppEnv>().post(
     })(c, next);
   },
   async (c) => {
-    const { segmentation, metrics, log } = c.var.deps;
+    const { segmentation, metrics, log } = c.get('deps');
     const purposeParam = c.req.query('purpose') ?? 'garment';
     if (!purposes.includes(purposeParam as Purpose)) {
       throw problem(400, 'invalid-request', 'Invalid request', {
