@@ -18,7 +18,8 @@
  * It starts its own Redis, PostgreSQL (initdb into a temp folder) and embedded S3 server.
  * Goals (issue #4): >= 3,000 req/s and >= 40% of the lesser of (a) and (b).
  *   npm run snap -w @proteus/bench [-- SECONDS]
- *   BENCH_API_PROCESSES=2 (the api as 2 processes, 32 connections each), BENCH_CONNECTIONS=64
+ *   BENCH_API_PROCESSES=2 (the api as 2 processes, 32 connections each), BENCH_CONNECTIONS=64,
+ *   BENCH_API_LOG_LEVEL=info (the api's log level; warn by default)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -170,7 +171,8 @@ const s3 = await startEmbeddedS3({ directory: s3Dir, bucket: 'proteus' });
 const bare = child([join(import.meta.dirname, 'bare.ts')]);
 const bareOrigin = `http://127.0.0.1:${(JSON.parse(await firstLine(bare)) as { port: number }).port}`;
 
-// (c) the real api, on a port picked here (LOG_LEVEL=warn hides its 'listening' line)
+// (c) the real api, on a port picked here; it logs at warn unless BENCH_API_LOG_LEVEL says otherwise
+// (at info each snap writes two lines: its request and its job), into a pipe read and dropped here
 const apiProcess = async () => {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
@@ -182,10 +184,11 @@ const apiProcess = async () => {
     JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
     PORT: String(port),
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? 'warn',
     // the per-caller limit (600 a minute by default) would measure the limiter, not the api
     RATE_LIMIT_PER_MINUTE: '100000000',
   });
+  c.stdout?.resume();
   await waitFor(`${origin}/healthz`, 'the api');
   return { origin, pid: c.pid };
 };
