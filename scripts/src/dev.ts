@@ -7,12 +7,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { configOrExit, loadConfig } from '@proteus/common';
 import { type EmbeddedS3, startEmbeddedS3, storageConfigFromEnv, storageEnv } from '@proteus/common/storage';
 import { DEFAULT_PORT, devConfigSchema } from './dev-config.ts';
 import { createGateway } from './gateway.ts';
+import { freePort } from './ports.ts';
 import { createSupervisor, type PartSpec } from './supervisor.ts';
 import { repoRoot } from './workspaces.ts';
 
@@ -61,17 +62,6 @@ function takeLock(): void {
   writeLock('', []);
 }
 const writeLock = (url: string, children: number[]) => writeFileSync(lockFile, JSON.stringify({ pid: process.pid, url, children } satisfies Lock));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function which(binary: string, fallbacks: string[]): string | undefined {
   try {
