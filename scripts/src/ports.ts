@@ -35,9 +35,11 @@ function tryBind(port: number): Promise<number | undefined> {
 }
 
 const given = new Set<number>();
+// read once: the dev stack asks for a port per part
+const kernelRange = ephemeralRange();
 
 /** A free port below the ephemeral range; one from bind(0) only if that range starts too low to leave room. */
-export async function freePort(range = ephemeralRange()): Promise<number> {
+export async function freePort(range = kernelRange): Promise<number> {
   const high = range[0] - 1;
   if (high - LOWEST >= 1_000) {
     for (let attempt = 0; attempt < 100; attempt++) {

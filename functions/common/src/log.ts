@@ -75,10 +75,7 @@ const bufferedStdout = (line: string) => {
   stdoutWriter(line);
 };
 
-export function createLogger(
-  part: string,
-  { level = 'info' as LogLevel, write = bufferedStdout as (line: string) => unknown, base = {} as Record<string, unknown> } = {},
-): Logger {
+export function createLogger(part: string, { level = 'info' as LogLevel, write = bufferedStdout, base = {} as Record<string, unknown> } = {}): Logger {
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (order[lvl] < order[level]) return;
     const entry = redact({ time: new Date().toISOString(), level: lvl, part, msg, ...base, ...fields }) as Record<string, unknown>;

@@ -76,13 +76,17 @@ export async function releaseWaiting(
   // XADDed all at once (auto-pipelined: one round trip, not one each); every entry made is
   // remembered, so a refusal of any withdraws them all with the transaction
   const added = await Promise.allSettled(releasing.map(({ request }) => ctx.producer.emit(keys.streams.jobs, request)));
-  let refused: { error: unknown; jobId: string } | undefined;
+  let firstRefused: { error: unknown; jobId: string } | undefined;
+  let refused = 0;
   for (const [i, result] of added.entries()) {
     if (result.status === 'fulfilled') ctx.queued.push({ stream: keys.streams.jobs, id: result.value });
-    else refused ??= { error: result.reason, jobId: (releasing[i] as { jobId: string }).jobId };
+    else {
+      refused++;
+      firstRefused ??= { error: result.reason, jobId: (releasing[i] as { jobId: string }).jobId };
+    }
   }
-  if (refused) {
-    ctx.log.error('waiting try-ons not queued: XADD failed', { ...refused, segmentJobId, refused: added.filter((r) => r.status === 'rejected').length });
+  if (firstRefused) {
+    ctx.log.error('waiting try-ons not queued: XADD failed', { ...firstRefused, segmentJobId, refused });
     throw queueUnavailable();
   }
   return releasing.map((r) => r.vtonId);
