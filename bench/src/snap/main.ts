@@ -30,8 +30,8 @@ import { createObjectStorage, startEmbeddedS3, storageEnv } from '@proteus/commo
 import { createEvent, keys, toBinaryHttp } from '@proteus/eventing';
 import pg from 'pg';
 import sharp from 'sharp';
-import { Pool } from 'undici';
 import { commandTree, measuringCpu, onlyPid, onlyPids } from '../cpu.ts';
+import { LeanConnection, requestBytes } from '../http-load.ts';
 import { startPostgres } from '../postgres.ts';
 import { freePort, startRedis } from '../redis.ts';
 
@@ -81,21 +81,36 @@ async function load(seconds: number, once: (connection: number) => Promise<void>
 }
 
 /**
- * POSTs JSON over 64 connections, connection i sending request i to origin i mod n (n api
- * processes: 64 / n connections each, as a balancer would spread them); anything but `expect`
- * counts as an error.
+ * POSTs JSON over 64 connections (bench/src/http-load.ts: keep-alive sockets, each request built
+ * once), connection i sending request i to origin i mod n (n api processes: 64 / n connections
+ * each, as a balancer would spread them); anything but `expect` counts as an error.
  */
 function httpLoad(origins: string[], path: string, requests: { body: unknown; headers?: Record<string, string> }[], expect: number) {
-  const pools = origins.map((origin) => new Pool(origin, { connections: Math.ceil(CONNECTIONS / origins.length), pipelining: 1 }));
-  const payloads = requests.map((r) => ({ body: JSON.stringify(r.body), headers: { 'content-type': 'application/json', ...r.headers } }));
+  const built = origins.map((origin) =>
+    requests.map((r) => requestBytes(origin, 'POST', path, { 'content-type': 'application/json', ...r.headers }, JSON.stringify(r.body))),
+  );
+  const connections = new Map<number, Promise<LeanConnection>>();
+  const connection = (i: number) => {
+    let c = connections.get(i);
+    if (!c) {
+      c = LeanConnection.open(origins[i % origins.length] as string);
+      connections.set(i, c);
+    }
+    return c;
+  };
   return {
-    close: () => Promise.all(pools.map((p) => p.close())),
-    once: async (connection = 0) => {
-      const { body, headers } = payloads[connection % payloads.length] as { body: string; headers: Record<string, string> };
-      const pool = pools[connection % pools.length] as Pool;
-      const r = await pool.request({ method: 'POST', path, headers, body });
-      const text = await r.body.text();
-      if (r.statusCode !== expect) throw new Error(`${r.statusCode} ${text.slice(0, 300)}`);
+    close: async () => {
+      for (const c of connections.values()) (await c).close();
+    },
+    once: async (i = 0) => {
+      let socket = await connection(i);
+      if (socket.closed) {
+        // the server closed it (idle past its keep-alive timeout, or after an error answer)
+        connections.delete(i);
+        socket = await connection(i);
+      }
+      const r = await socket.send(built[i % origins.length]?.[i % requests.length] as Buffer);
+      if (r.status !== expect) throw new Error(`${r.status} ${r.body.toString('utf8', 0, 300)}`);
     },
   };
 }
