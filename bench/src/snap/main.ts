@@ -17,6 +17,8 @@
  * figure that holds on a machine shared with other work.
  * It starts its own Redis, PostgreSQL (initdb into a temp folder) and embedded S3 server.
  * Goals (issue #4): >= 3,000 req/s and >= 40% of the lesser of (a) and (b).
+ * The loads of a phase take turns in slices (BENCH_ROUNDS, 5 by default: 2 s each), so the floors
+ * and the snap are measured over the same minutes of a machine whose speed drifts.
  *   npm run snap -w @proteus/bench [-- SECONDS]
  *   BENCH_API_PROCESSES=2 (the api as 2 processes, 32 connections each), BENCH_CONNECTIONS=64,
  *   BENCH_API_LOG_LEVEL=info (the api's log level; warn by default)
@@ -37,6 +39,7 @@ import { freePort, startRedis } from '../redis.ts';
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const API_PROCESSES = Number(process.env.BENCH_API_PROCESSES ?? 1);
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
@@ -53,8 +56,15 @@ interface Result {
   firstError?: string;
 }
 
+interface Slice {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+  firstError?: string;
+}
+
 /** `CONNECTIONS` loops, each sending its next request when the last answers, for `seconds`. */
-async function load(seconds: number, once: (connection: number) => Promise<void>): Promise<Result> {
+async function loadSlice(seconds: number, once: (connection: number) => Promise<void>): Promise<Slice> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -74,11 +84,26 @@ async function load(seconds: number, once: (connection: number) => Promise<void>
       }
     }),
   );
-  const elapsed = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  return { requests: latencies.length, errors, seconds: elapsed, rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), firstError };
+  return { latencies, errors, seconds: (performance.now() - t0) / 1000, firstError };
 }
+
+/** The slices of one load as one result. */
+function summary(slices: readonly Slice[]): Result {
+  const latencies = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = slices.reduce((sum, s) => sum + s.seconds, 0);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  return {
+    requests: latencies.length,
+    errors: slices.reduce((sum, s) => sum + s.errors, 0),
+    seconds,
+    rps: latencies.length / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    firstError: slices.find((s) => s.firstError)?.firstError,
+  };
+}
+
+const load = async (seconds: number, once: (connection: number) => Promise<void>) => summary([await loadSlice(seconds, once)]);
 
 /**
  * POSTs JSON over 64 connections (bench/src/http-load.ts: keep-alive sockets, each request built
@@ -298,22 +323,38 @@ try {
     redis: commandTree('redis-server', `:${redisPort}`),
     'load generator + embedded S3': onlyPid(process.pid),
   };
-  const measured = async (seconds: number, once: () => Promise<void>) => {
-    const { result, cpu } = await measuringCpu(parts, () => load(seconds, once));
-    return { ...result, cpu };
+  /**
+   * Each load measured for SECONDS in ROUNDS slices, the loads taking turns (a, b, c, a, b, c...),
+   * so that the floors and the snap share the machine's same minutes: this machine's speed
+   * drifts by up to 40% over minutes (a single-row INSERT cost PostgreSQL 0.09 ms of CPU in one
+   * run and 0.14 in the next), and a floor measured 20 s away from the snap drifted with it.
+   */
+  const interleaved = async <K extends string>(loads: Record<K, () => Promise<void>>) => {
+    const slices = new Map<K, { slices: Slice[]; cpu: Record<string, number> }>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, once] of Object.entries(loads) as [K, () => Promise<void>][]) {
+        const { result, cpu } = await measuringCpu(parts, () => loadSlice(SECONDS / ROUNDS, once));
+        const sofar = slices.get(name) ?? { slices: [], cpu: {} };
+        sofar.slices.push(result);
+        for (const [part, ms] of Object.entries(cpu)) sofar.cpu[part] = (sofar.cpu[part] ?? 0) + ms;
+        slices.set(name, sofar);
+      }
+    }
+    return Object.fromEntries([...slices].map(([name, { slices: s, cpu }]) => [name, { ...summary(s), cpu }])) as Record<
+      K,
+      Result & { cpu: Record<string, number> }
+    >;
   };
   // the api reaches its steady state (JIT, heap) after some seconds of load: 2 s left the first phase
   // measuring a third more api CPU per snap than the same work measured after it
   const warm = 8;
   await load(warm, bareLoad.once);
-  const a = await measured(SECONDS, bareLoad.once);
-  const b = await measured(SECONDS, insert);
   await load(warm, snapBig.once);
-  const c = await measured(SECONDS, snapBig.once);
-  const d = await measured(SECONDS, snapTiny.once);
+  const { a, b, c, d } = await interleaved({ a: bareLoad.once, b: insert, c: snapBig.once, d: snapTiny.once });
   await masksMade();
   await load(warm, snapTiny.once);
-  const e = await measured(SECONDS, snapTiny.once);
+  // (c'') against floors measured in its own rounds
+  const { a: a2, b: b2, e } = await interleaved({ a: bareLoad.once, b: insert, e: snapTiny.once });
   await Promise.all([snapBig.close(), snapTiny.close(), bareLoad.close()]);
 
   const jobs = Number((await pool.query('select count(*) from jobs')).rows[0].count);
@@ -329,14 +370,18 @@ try {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const ms = (n: number) => n.toFixed(1);
   const row = (name: string, r: Result, ratio = '') => console.log(`| ${name} | ${fmt(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.errors} | ${ratio} |`);
-  const pct = (r: Result) => `${((r.rps / lesser) * 100).toFixed(1)}%`;
-  console.log(`\nPOST /api/snap on this machine: ${CONNECTIONS} connections, ${SECONDS} s each (load generator, api and services share the machine's CPUs)\n`);
+  const pct = (r: Result, floor = lesser) => `${((r.rps / floor) * 100).toFixed(1)}%`;
+  console.log(
+    `\nPOST /api/snap on this machine: ${CONNECTIONS} connections, ${SECONDS} s each in ${ROUNDS} turns (load generator, api and services share the machine's CPUs)\n`,
+  );
   console.log('| load | req/s | p50 ms | p99 ms | errors | as % of the lesser floor |\n|---|---|---|---|---|---|');
   row('(a) bare Hono endpoint, another process, 200 JSON (HTTP floor)', a);
   row('(b) single-row INSERT, pg pool of 64, no HTTP (database floor)', b);
   row('(c) POST /api/snap, 768x1024 JPEGs (each request a new job)', c, pct(c));
   row("(c') POST /api/snap, 64x64 JPEGs (image work nearly gone)", d, pct(d));
-  row("(c'') POST /api/snap, 64x64, the photo's mask made (XADDed at once)", e, pct(e));
+  row("(a) again, taking turns with (c'')", a2);
+  row("(b) again, taking turns with (c'')", b2);
+  row("(c'') POST /api/snap, 64x64, the photo's mask made (XADDed at once)", e, pct(e, Math.min(a2.rps, b2.rps)));
   const names = Object.keys(parts);
   console.log(`\nCPU milliseconds per request, by part (from /proc; what 2 cores allow if nothing else runs: 2,000 / total)\n`);
   console.log(`| load | ${names.join(' | ')} | total | 2 cores allow req/s |\n|---|${names.map(() => '---|').join('')}---|---|`);
@@ -345,6 +390,7 @@ try {
     ['(b) single-row INSERT', b],
     ['(c) POST /api/snap 768x1024', c],
     ["(c') POST /api/snap 64x64", d],
+    ["(b) again, with (c'')", b2],
     ["(c'') POST /api/snap 64x64, mask made", e],
   ] as const) {
     const per = names.map((n) => (r.cpu[n] ?? 0) / Math.max(1, r.requests));
