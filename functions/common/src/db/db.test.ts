@@ -150,6 +150,11 @@ describe.each(['postgres', 'pglite'] as const)('database on %s', (kind) => {
     await db.deleteFrom('users').where('id', '=', 'j2').execute();
     expect(await left()).toEqual([]);
   });
+
+  it('fills VTON pages to half, leaving each row room for its updates on its own page', async () => {
+    const { rows } = await sql<{ reloptions: string[] | null }>`select reloptions from pg_class where relname = 'vtons'`.execute(handle.db);
+    expect(rows[0]?.reloptions).toEqual(['fillfactor=50']);
+  });
 });
 
 describe('openDatabase', () => {
