@@ -1,18 +1,14 @@
 /** A redis-server of the benchmark's own on a free port, gone when the process ends. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@proteus/scripts/ports';
 
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+// below the kernel's ephemeral range (scripts/src/ports.ts): a bind(0) port may be taken by any
+// outgoing connection before the server given it binds it
+export { freePort };
 
 export interface OwnRedis {
   port: number;
