@@ -190,6 +190,8 @@ export const migrations: Record<string, Migration> = {
     // with pages packed full an update finds no room beside its row, moves the row to another
     // page and adds an entry to every index, and a look-up by user then visits one heap page per
     // stale entry. Pages filled to half keep updates on the row's page (HOT: no index entries).
+    // Only a storage parameter (a brief lock, no rewrite): inserts follow it at once, pages
+    // already full once the table is rewritten (VACUUM FULL, pg_repack).
     async up(db: Kysely<unknown>) {
       await sql`alter table vtons set (fillfactor = 50)`.execute(db);
     },
