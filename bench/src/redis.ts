@@ -6,10 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@proteus/scripts/ports';
 
-// below the kernel's ephemeral range (scripts/src/ports.ts): a bind(0) port may be taken by any
-// outgoing connection before the server given it binds it
-export { freePort };
-
 export interface OwnRedis {
   port: number;
   url: string;

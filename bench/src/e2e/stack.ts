@@ -10,8 +10,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@proteus/scripts/ports';
 import { type DevStack, repoRoot, startDevStack } from '@proteus/web/testing';
-import { freePort } from '../redis.ts';
 
 export interface Replica {
   name: string;

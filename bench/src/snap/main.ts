@@ -30,12 +30,13 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createObjectStorage, startEmbeddedS3, storageEnv } from '@proteus/common/storage';
 import { createEvent, keys, toBinaryHttp } from '@proteus/eventing';
+import { freePort } from '@proteus/scripts/ports';
 import pg from 'pg';
 import sharp from 'sharp';
 import { commandTree, measuringCpu, onlyPid, onlyPids } from '../cpu.ts';
 import { LeanConnection, requestBytes } from '../http-load.ts';
 import { startPostgres } from '../postgres.ts';
-import { freePort, startRedis } from '../redis.ts';
+import { startRedis } from '../redis.ts';
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
