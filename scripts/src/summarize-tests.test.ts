@@ -10,7 +10,7 @@ describe('tallyJunit', () => {
         <testcase classname="src/a.test.ts" name="breaks" time="0.01"><failure message="expected 1 to be 2">AssertionError</failure></testcase>
         <testcase classname="src/a.test.ts" name="later" time="0"><skipped/></testcase>
       </testsuite></testsuites>`;
-    expect(tallyJunit(xml, '@proteus/x')).toEqual({ passed: 2, failed: 1, skipped: 1, failures: ['@proteus/x: breaks'] });
+    expect(tallyJunit(xml, '@proteus/x')).toEqual({ passed: 2, failed: 1, skipped: 1, failures: ['@proteus/x: breaks — expected 1 to be 2'] });
   });
 
   it('counts pytest reports, errors as failures', () => {
@@ -18,7 +18,16 @@ describe('tallyJunit', () => {
       <testcase classname="tests.test_a" name="test_ok" time="0.1" />
       <testcase classname="tests.test_a" name="test_setup" time="0.1"><error message="fixture failed">boom</error></testcase>
       </testsuite></testsuites>`;
-    expect(tallyJunit(xml, 'py')).toMatchObject({ passed: 1, failed: 1, skipped: 0 });
+    expect(tallyJunit(xml, 'py')).toEqual({ passed: 1, failed: 1, skipped: 0, failures: ['py: test_setup — fixture failed'] });
+  });
+
+  it('names each failure with the start of its message, unescaped and on one line', () => {
+    const message = `expected [ &apos;GET /a as owner: answered 500&apos; ]&#10;to deeply equal [] &amp; ${'x'.repeat(700)}`;
+    const xml = `<testsuites><testsuite><testcase name="a &gt; b"><failure message="${message}" type="AssertionError">trace</failure></testcase></testsuite></testsuites>`;
+    const [failure] = tallyJunit(xml, 's').failures;
+    expect(failure?.startsWith("s: a > b — expected [ 'GET /a as owner: answered 500' ] to deeply equal [] & xxx")).toBe(true);
+    expect(failure?.endsWith('x…')).toBe(true);
+    expect(failure).not.toContain('trace');
   });
 
   it('finds nothing in an empty report', () => {
