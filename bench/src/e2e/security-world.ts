@@ -158,12 +158,15 @@ export async function knownJobs(w: Pick<World, 'call' | 'owner' | 'another'>): P
  * Runs `send` and says what it queued: entries of jobs nobody had before it. Entries of jobs
  * listed before (a try-on released when its person mask was made) are the system going on.
  */
-export async function queuedBy<T>(w: Pick<World, 'call' | 'owner' | 'another' | 'redis'>, send: () => Promise<T>): Promise<{ result: T; queued: string[] }> {
+export async function queuedBy<T>(
+  w: Pick<World, 'call' | 'owner' | 'another' | 'redis'>,
+  send: () => Promise<T>,
+): Promise<{ result: T; queued: string[]; mark: Record<string, string> }> {
   const known = await knownJobs(w);
   const mark = await queueMark(w.redis);
   const result = await send();
   const queued = (await queuedSince(w.redis, mark)).filter((id) => !known.has(id));
-  return { result, queued };
+  return { result, queued, mark };
 }
 
 export async function makeWorld(url: string, redis: Redis, adminEmail: string, images: { garmentPng: Uint8Array; personJpeg: Uint8Array }): Promise<World> {
