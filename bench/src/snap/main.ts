@@ -410,6 +410,10 @@ try {
   console.log(
     `\nJobs in the database after the run: ${jobs.toLocaleString('en-US')} (requests answered 202: ${fmt(c.requests + d.requests + e.requests)} measured + warm-up)`,
   );
+  // what the snaps planned from (jobs/snap-hints.ts): the api's own counter
+  const metrics = await (await fetch(new URL('/metrics', apiOrigin))).text();
+  const hints = [...metrics.matchAll(/^proteus_api_snap_hints_total\{outcome="(\w+)"\} (\d+)$/gm)].map(([, outcome, n]) => `${fmt(Number(n))} ${outcome}`);
+  console.log(`Snap hints (hit: planned from the last write, no look-up; stale: looked up after all; miss: no hint): ${hints.join(', ') || 'none counted'}`);
   console.log(
     `Goals (768x1024): >= 3,000 req/s: ${c.rps >= 3000 ? 'yes' : 'NO'} (${fmt(c.rps)}); >= 40% of the lesser floor (${fmt(lesser)} req/s): ${c.rps >= 0.4 * lesser ? 'yes' : 'NO'} (${pct(c)})`,
   );

@@ -30,6 +30,12 @@ export function createApiMetrics(registry = new Registry()) {
       labelNames: ['stream'] as const,
       registers: [registry],
     }),
+    snapHints: new Counter({
+      name: 'proteus_api_snap_hints_total',
+      help: 'Snaps by what they planned from: hit (a hint its write confirmed), stale (a hint that no longer held, then a look-up), miss (no hint, a look-up)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -13,6 +13,11 @@
  * (FOR SHARE) and writes nothing if that job has ended meanwhile, so the sink, which locks the
  * row to record the outcome, either sees the new waiter or came first; then the submission is
  * planned again (the mask is there now, or a new one is asked for).
+ *
+ * A submission planned from a hint (jobs/snap-hints.ts: what the same snap's last write left)
+ * instead of a look-up has its write check the hint: its VTON is still the caller's newest of
+ * the garment, with the person photo and mask the plan rested on. When it is not, nothing is
+ * written, the entry is withdrawn, and HintStale sends the caller back to the look-up.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { problem } from '@proteus/common';
@@ -42,6 +47,8 @@ export interface Submission {
   ownedVton?: VtonMask | undefined;
   /** the person photo's mask job, looked up with `ownedVton` (a try-on); absent: looked up here if needed */
   photo?: { mask: PhotoMask | undefined } | undefined;
+  /** `ownedVton` and `photo` are a hint, not a look-up: the write checks them, and HintStale when they no longer hold */
+  hinted?: boolean | undefined;
   work: SegmentWork | TryonWork;
   idempotency?: Idempotency | undefined;
 }
@@ -58,6 +65,16 @@ export interface SubmitResult {
   job: SubmittedJob;
   /** true when an earlier request with the same Idempotency-Key made the job */
   replayed: boolean;
+  /** a try-on's VTON and its photo's mask job as its write left them (what the next try-on of the same images may plan from) */
+  left?: { vton: { id: string } & VtonMask; photoMask: PhotoMask | undefined } | undefined;
+}
+
+/** A hinted submission's VTON changed since the hint (jobs/snap-hints.ts): nothing was written or queued. */
+export class HintStale extends Error {
+  constructor() {
+    super('the VTON changed since the hint');
+    this.name = 'HintStale';
+  }
 }
 
 export const noSuchVton = (id: string) => problem(404, 'not-found', 'Not found', { detail: `no VTON ${JSON.stringify(id)}` });
@@ -178,6 +195,8 @@ export interface JobsWrite {
   jobs: [NewJob, ...NewJob[]];
   /** the mask job the try-on joins: nothing is written unless it is still queued or running */
   joins?: string | undefined;
+  /** the existing VTON as a hint says it is: nothing is written unless it is still the user's newest of `garmentKey`, with this photo and mask */
+  expects?: { garmentKey: string; personKey: string | null; maskKey: string | null } | undefined;
   at: Date;
 }
 
@@ -191,7 +210,8 @@ export interface JobsWrite {
  * A submission is written when all its job rows are: none are (nor its VTON change) when its
  * VTON is gone (or is another user's), or the mask job it joins has ended. Two submissions to
  * one VTON in a batch both write their jobs, and the VTON takes the change of one of them, as if
- * that one had come last.
+ * that one had come last. With `expects`, the submission is written only if its VTON is as expected
+ * (read as the statement starts, as a look-up before it would have read it).
  */
 export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite[]): Promise<boolean[]> {
   const vtons = writes.map((w, n) => ({
@@ -203,6 +223,10 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
     keys: w.change.keys,
     keep_mask_of: w.change.keepMaskOf ?? null,
     joins: w.joins ?? null,
+    expects: w.expects !== undefined,
+    expect_garment: w.expects?.garmentKey ?? null,
+    expect_person: w.expects?.personKey ?? null,
+    expect_mask: w.expects?.maskKey ?? null,
     at: w.at.toISOString(),
   }));
   const jobs = writes.flatMap((w, n) =>
@@ -225,7 +249,8 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
   const { rows } = await sql<{ id: string }>`${prepared}
     with given as (
       select * from jsonb_to_recordset(cast(${JSON.stringify(vtons)} as jsonb))
-        as c(n int, vton_id text, user_id text, existing boolean, status text, keys jsonb, keep_mask_of text, joins text, at timestamptz)
+        as c(n int, vton_id text, user_id text, existing boolean, status text, keys jsonb, keep_mask_of text, joins text,
+          expects boolean, expect_garment text, expect_person text, expect_mask text, at timestamptz)
     ),
     -- the mask jobs joined, held until commit so their outcome is recorded after this (or before)
     joined as (
@@ -234,7 +259,18 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
       for share
     ),
     c as (
-      select * from given where joins is null or joins in (select id from joined)
+      select * from given as g
+      where (g.joins is null or g.joins in (select id from joined))
+        and (not g.expects or exists (
+          select 1 from vtons as v
+          where v.id = g.vton_id and v.user_id = g.user_id
+            and (v.garment_key = g.expect_garment or v.cloth_clean_key = g.expect_garment)
+            and v.person_key is not distinct from g.expect_person and v.mask_key is not distinct from g.expect_mask
+            -- the snap's look-up takes the newest VTON of the garment (routes/jobs.ts)
+            and not exists (
+              select 1 from vtons as newer
+              where newer.user_id = g.user_id and (newer.garment_key = g.expect_garment or newer.cloth_clean_key = g.expect_garment)
+                and (newer.created_at, newer.id) > (v.created_at, v.id))))
     ),
     updated as (
       update vtons as v set
@@ -277,7 +313,7 @@ export async function writeJobs(db: Kysely<Database>, writes: readonly JobsWrite
 // concurrent submissions share statements
 const jobWrites = batchersOf((database: DatabaseHandle, writes: readonly JobsWrite[]) => writeJobs(database.db, writes));
 
-export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, photo, work, idempotency }: Submission): Promise<SubmitResult> {
+export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, photo, hinted, work, idempotency }: Submission): Promise<SubmitResult> {
   const { database } = deps;
   if (idempotency) {
     const earlier = await earlierJob(deps, userId, idempotency);
@@ -297,23 +333,32 @@ export async function submitJob(deps: ApiDeps, { userId, vtonId, ownedVton, phot
   }
   for (let attempt = 1; ; attempt++) {
     let plan = planMask(work, vton);
+    let photoMask: PhotoMask | undefined;
     if (plan.kind === 'wait' && work.kind === 'tryon') {
       // what the caller looked up is stale once a mask job ended under the first plan
-      const photoMask = attempt === 1 && photo ? photo.mask : await photoMasks(database).add({ userId, photo: keys.verifiedObjectKey(work.personKey) });
+      photoMask = attempt === 1 && photo ? photo.mask : await photoMasks(database).add({ userId, photo: keys.verifiedObjectKey(work.personKey) });
       plan = planMask(work, vton, photoMask);
       // a third time only if mask jobs keep ending under it: then one of its own
       if (plan.kind === 'join' && attempt > 2) plan = { kind: 'wait' };
     }
-    const result = await submitPlanned(deps, { userId, vtonId, work, idempotency }, plan);
+    const result = await submitPlanned(deps, { userId, vtonId, work, idempotency }, { plan, vton, photoMask, hinted: hinted === true });
     if (result) return result;
   }
+}
+
+/** What a submission was planned from: the plan, its VTON and its photo's mask job as looked up (or hinted). */
+interface Planned {
+  plan: MaskPlan;
+  vton: VtonMask | undefined;
+  photoMask: PhotoMask | undefined;
+  hinted: boolean;
 }
 
 /** The submission as planned; undefined when the mask job it joins ended before the write (plan again). */
 async function submitPlanned(
   deps: ApiDeps,
-  { userId, vtonId, work: given, idempotency }: Omit<Submission, 'ownedVton' | 'photo'>,
-  plan: MaskPlan,
+  { userId, vtonId, work: given, idempotency }: Omit<Submission, 'ownedVton' | 'photo' | 'hinted'>,
+  { plan, vton, photoMask, hinted }: Planned,
 ): Promise<SubmitResult | undefined> {
   const { database, log } = deps;
   const { work, waitFor } = await preparedWork(deps, userId, given, plan);
@@ -354,17 +399,14 @@ async function submitPlanned(
     }
   }
   const joins = waitFor?.kind === 'join' ? waitFor.maskJobId : undefined;
+  const change = vtonChange(work, maskJobId !== undefined);
+  // the work's keys are the verified copies', as the VTON holds them
+  const expects = hinted && vton && work.kind === 'tryon' ? { garmentKey: work.garmentKey, personKey: vton.personKey, maskKey: vton.maskKey } : undefined;
   try {
-    const written = await jobWrites(database).add({
-      userId,
-      vtonId,
-      targetVton,
-      change: vtonChange(work, maskJobId !== undefined),
-      jobs,
-      joins,
-      at: new Date(),
-    });
+    const written = await jobWrites(database).add({ userId, vtonId, targetVton, change, jobs, joins, expects, at: new Date() });
     if (!written) {
+      // the hint no longer holds (or the joined mask job ended): the caller looks up instead
+      if (hinted) throw new HintStale();
       // the joined mask job ended meanwhile: nothing was written, nothing queued
       if (joins) return undefined;
       // deleted since the check above
@@ -393,5 +435,13 @@ async function submitPlanned(
     ...(entry ? { stream: entry.stream } : {}),
     ...(maskJobId ? { waitingFor: maskJobId } : {}),
   });
-  return { job: { job_id: jobId, status: 'queued', kind: work.kind, vton_id: targetVton }, replayed: false };
+  const job: SubmittedJob = { job_id: jobId, status: 'queued', kind: work.kind, vton_id: targetVton };
+  if (work.kind !== 'tryon') return { job, replayed: false };
+  // as the write left them (vtonChange): its photo; the mask given, none while one is made, or the old one if the photo was already its own
+  const maskKey = 'mask_key' in change.keys ? (change.keys.mask_key ?? null) : vton?.personKey === work.personKey ? vton.maskKey : null;
+  const left = {
+    vton: { id: targetVton, personKey: work.personKey, maskKey },
+    photoMask: maskJobId && waitFor?.kind === 'new' ? { jobId: maskJobId, status: 'queued' as const, resultKey: null } : photoMask,
+  };
+  return { job, replayed: false, left };
 }

@@ -20,7 +20,8 @@ import { deadlineField, engineField, idField, landmarksField, objectKeyField, pu
 import { idempotencyOf } from '../jobs/idempotency.ts';
 import { newestPhotoMask, type PhotoMask, type PhotoMaskRow, photoMaskOf, type VtonMask } from '../jobs/person-mask.ts';
 import { keyOfReference } from '../jobs/references.ts';
-import { type Submission, type SubmitResult, submitJob } from '../jobs/submit.ts';
+import { SnapHints, snapHintsOf } from '../jobs/snap-hints.ts';
+import { HintStale, type Submission, type SubmitResult, submitJob, type TryonWork } from '../jobs/submit.ts';
 import { JOB_COLUMNS, jobView } from '../jobs/view.ts';
 import { invalidRequest, json, jsonRequests, query } from '../validation.ts';
 
@@ -74,11 +75,14 @@ export const listQuery = z.strictObject({
 
 const noSuchJob = (id: string) => problem(404, 'not-found', 'Not found', { detail: `no job ${JSON.stringify(id)}` });
 
-async function submit(c: Context<AppEnv>, submission: Omit<Submission, 'userId' | 'idempotency'>): Promise<Response> {
-  const idempotency = await idempotencyOf(c);
-  const { job, replayed }: SubmitResult = await submitJob(c.get('deps'), { ...submission, userId: c.get('auth').userId, idempotency });
+function accepted(c: Context<AppEnv>, { job, replayed }: SubmitResult): Response {
   if (replayed) c.header('idempotent-replayed', 'true');
   return c.json(job, 202);
+}
+
+async function submit(c: Context<AppEnv>, submission: Omit<Submission, 'userId' | 'idempotency'>): Promise<Response> {
+  const idempotency = await idempotencyOf(c);
+  return accepted(c, await submitJob(c.get('deps'), { ...submission, userId: c.get('auth').userId, idempotency }));
 }
 
 /** The snap's two images as keys: URLs of our own storage become their keys. */
@@ -127,14 +131,44 @@ const snapLookups = batchersOf(async (database: DatabaseHandle, asked: readonly 
   return found;
 });
 
+// VTONs and jobs hold verified keys; the request may name the uploads
+const verified = (key: string) => (keys.objectKeyPattern.test(key) ? keys.verifiedObjectKey(key) : key);
+
 /**
- * The caller's newest VTON made for this garment (as uploaded or cleaned), so a snap joins it,
- * with its person photo and mask (a snap of the same photo reuses the mask), and the person
- * photo's mask job. VTONs and jobs hold verified keys; the request may name the uploads.
+ * A snap joins the caller's newest VTON made for this garment (as uploaded or cleaned), with
+ * its person photo and mask (a snap of the same photo reuses the mask), and knows the person
+ * photo's mask job: from the hint the last snap of these images left (jobs/snap-hints.ts), which
+ * its write checks, or else from the look-up, which reads the account too. A stale hint is
+ * forgotten and the look-up made after all, as is one whose images are refused meanwhile: a gone
+ * account is answered 401 before an image's 404, hint or not.
  */
-function snapLookup(c: Context<AppEnv>, garmentKey: string, personKey: string): Promise<SnapLookup> {
-  const verified = (key: string) => (keys.objectKeyPattern.test(key) ? keys.verifiedObjectKey(key) : key);
-  return snapLookups(c.get('deps').database).add({ userId: c.get('auth').userId, key: verified(garmentKey), photo: verified(personKey) });
+async function snap(c: Context<AppEnv>, work: TryonWork): Promise<Response> {
+  const deps = c.get('deps');
+  const { userId } = c.get('auth');
+  const idempotency = await idempotencyOf(c);
+  const hints = snapHintsOf(deps.database);
+  const garment = verified(work.garmentKey);
+  const photo = verified(work.personKey);
+  const hintKey = SnapHints.key(userId, garment, photo);
+  const hint = hints.get(hintKey);
+  let result: SubmitResult | undefined;
+  if (hint) {
+    const { vton, photoMask } = hint;
+    try {
+      result = await submitJob(deps, { userId, vtonId: vton.id, ownedVton: vton, photo: { mask: photoMask }, hinted: true, work, idempotency });
+    } catch (error) {
+      if (!(error instanceof HintStale || error instanceof ImageRejected)) throw error;
+      hints.delete(hintKey);
+    }
+  }
+  deps.metrics?.snapHints.inc({ outcome: result ? 'hit' : hint ? 'stale' : 'miss' });
+  if (!result) {
+    const { account, vton, photoMask } = await snapLookups(deps.database).add({ userId, key: garment, photo });
+    accountChecked(c, account);
+    result = await submitJob(deps, { userId, vtonId: vton?.id, ownedVton: vton, photo: { mask: photoMask }, work, idempotency });
+  }
+  if (result.left) hints.set(hintKey, result.left);
+  return accepted(c, result);
 }
 
 export const jobRoutes = new Hono<AppEnv>()
@@ -160,9 +194,7 @@ export const jobRoutes = new Hono<AppEnv>()
     const work = { kind: 'tryon' as const, personKey, garmentKey, landmarks: body.landmarks, seed: body.seed };
     if (body.vtonId) return submit(c, { vtonId: body.vtonId, work });
     // found among the caller's own: no second ownership check (the write is owner-scoped anyway)
-    const { account, vton, photoMask } = await snapLookup(c, garmentKey, personKey);
-    accountChecked(c, account);
-    return submit(c, { vtonId: vton?.id, ownedVton: vton, photo: { mask: photoMask }, work });
+    return snap(c, work);
   })
   .get('/status/:job_id', requireAuth(), async (c) => {
     const id = c.req.param('job_id');
