@@ -103,4 +103,16 @@ describe('createEvent', () => {
     expect(() => createEvent('dev.proteus.nope' as EventType, 'api', tick as never)).toThrow(/unknown event type/);
     expect(createEvent('dev.proteus.arbitrator.tick', 'api', tick, { subject: 's' }).subject).toBe('s');
   });
+
+  // the api's job requests: data built from values checked by the contract's own field schemas
+  it.each(validVectors)('with dataChecked, answers the same event for the data of $name, still checking the id and subject', ({ value }) => {
+    const { type, data, id, subject } = value as { type: EventType; data: never; id: string; subject?: string };
+    const options = { id, ...(subject !== undefined ? { subject } : {}) };
+    const made = createEvent(type, 'api', data, { ...options, dataChecked: true });
+    expect(isValidated(made)).toBe(true);
+    expect({ ...made, time: '' }).toEqual({ ...createEvent(type, 'api', data, options), time: '' });
+    expect(parseEvent(structuredClone(made))).toEqual(made);
+    expect(() => createEvent(type, 'api', data, { id: '', dataChecked: true })).toThrow(/id/);
+    expect(() => createEvent(type, 'api', data, { subject: '', dataChecked: true })).toThrow(/subject/);
+  });
 });

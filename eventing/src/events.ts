@@ -192,16 +192,19 @@ export const sourceOf = (part: Part) => `/proteus/${part}`;
  * Builds a valid event with a fresh id and the current time; validates it. The envelope is made
  * here from known values, so only what the caller gives (the data, an id or a subject) is
  * checked: the same answer as parseEvent of the whole, at about half its cost on a hot path.
+ * `dataChecked`: the caller built `data` only from values it has checked against this contract's
+ * own field schemas (a request body checked by them, fresh UUIDs), without undefined fields; it
+ * is taken as it is (the api's job requests: checking it again cost about 3% of the api's CPU a snap).
  */
 export function createEvent<T extends EventType>(
   type: T,
   part: Part,
   data: EventData<T>,
-  options: { id?: string; time?: Date; subject?: string } = {},
+  options: { id?: string; time?: Date; subject?: string; dataChecked?: boolean } = {},
 ): ProteusEvent<T> {
   const schema = eventData[type] as (typeof eventData)[EventType] | undefined;
   if (!schema) throw new EventValidationError(`unknown event type ${JSON.stringify(type)}`, [{ path: 'type', message: 'unknown event type' }]);
-  const checked = schema.safeParse(data);
+  const checked = options.dataChecked ? ({ success: true, data } as const) : schema.safeParse(data);
   const issues = checked.success ? [] : checked.error.issues.map((i) => ({ path: ['data', ...i.path].join('.'), message: i.message }));
   for (const [path, field, value] of [
     ['id', eventId, options.id],

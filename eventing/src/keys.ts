@@ -133,18 +133,19 @@ const VERIFIED_SUFFIX = '_verified';
 export function verifiedObjectKey(key: string): string {
   const match = objectKeyPattern.exec(key);
   if (!match) throw new RangeError(`${JSON.stringify(key)} is not an object key`);
-  if (!isUploadKey(key)) return key;
+  if (!isUploadMatch(key, match)) return key;
   const dot = key.lastIndexOf('.');
   return `${key.slice(0, dot)}${VERIFIED_SUFFIX}${key.slice(dot)}`;
 }
 
+const isUploadMatch = (key: string, match: RegExpExecArray) =>
+  (uploadKinds as readonly ObjectKind[]).includes(match[1] as ObjectKind) &&
+  !key.slice(key.lastIndexOf('/') + 1, key.lastIndexOf('.')).endsWith(VERIFIED_SUFFIX);
+
 /** True for a key a user may have uploaded to (an upload kind, not a verified copy). */
 export function isUploadKey(key: string): boolean {
   const match = objectKeyPattern.exec(key);
-  if (!match) return false;
-  const kind = match[1] as ObjectKind;
-  const id = key.slice(key.lastIndexOf('/') + 1, key.lastIndexOf('.'));
-  return (uploadKinds as readonly ObjectKind[]).includes(kind) && !id.endsWith(VERIFIED_SUFFIX);
+  return match !== null && isUploadMatch(key, match);
 }
 
 /** The prefix a user's uploads must stay under. */

@@ -50,8 +50,11 @@ serverProcessSuite({
   cleanup: () => cleanups.run(),
 });
 
-/** A POST over a connection of its own; `chunks` are written as they are (chunked unless content-length is set). */
-function post(url: string, path: string, headers: Record<string, string>, chunks: (string | Buffer)[]) {
+/**
+ * A POST over a connection of its own; `chunks` are written as they are (chunked unless
+ * content-length is set), `pauseMs` apart.
+ */
+function post(url: string, path: string, headers: Record<string, string>, chunks: (string | Buffer)[], pauseMs = 0) {
   return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
     const req = request(new URL(path, url), { method: 'POST', headers, agent: false }, (res) => {
       let body = '';
@@ -62,8 +65,13 @@ function post(url: string, path: string, headers: Record<string, string>, chunks
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject);
-    for (const chunk of chunks) req.write(chunk);
-    req.end();
+    void (async () => {
+      for (const [i, chunk] of chunks.entries()) {
+        if (i > 0 && pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+        req.write(chunk);
+      }
+      req.end();
+    })();
   });
 }
 
@@ -80,6 +88,10 @@ async function jsonBodiesOverNode(url: string) {
   const half = signup('bom@example.com');
   const bom = await post(url, '/api/auth/signup', json, [Buffer.from([0xef, 0xbb, 0xbf]), half.slice(0, 10), half.slice(10)]);
   expect(bom.status, bom.body).toBe(201);
+  // the body read whole at once when it has all arrived with the headers, awaited when it has not
+  const slow = signup('slow@example.com');
+  const late = await post(url, '/api/auth/signup', { ...json, 'content-length': String(Buffer.byteLength(slow)) }, [slow.slice(0, 10), slow.slice(10)], 100);
+  expect(late.status, late.body).toBe(201);
 
   const malformed = await post(url, '/api/auth/signup', json, ['{"email": ']);
   expect(malformed.status).toBe(400);

@@ -70,6 +70,11 @@ export async function verifyImage(
   return image;
 }
 
+/** The verified image behind `key` if `cache` knows it (and the caller owns the key), without a storage request or a promise: verifyImage's fast path. */
+export function knownImage(userId: string, key: string, cache: VerifiedCache | undefined): VerifiedImage | undefined {
+  return cache && ownsKey(userId, key) ? cache.get(key) : undefined;
+}
+
 async function checkOnce(storage: ObjectStorage, settings: ImageSettings, key: string, cache: VerifiedCache | undefined): Promise<VerifiedImage> {
   const cleanKey = keys.verifiedObjectKey(key);
   // 0. checked before (by any replica): one HEAD of the clean copy

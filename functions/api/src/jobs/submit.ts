@@ -27,7 +27,7 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { batchersOf } from '../batcher.ts';
 import type { ApiDeps } from '../env.ts';
 import { ImageRejected } from '../images/rejected.ts';
-import { verifyImage } from '../images/verify.ts';
+import { knownImage, verifyImage } from '../images/verify.ts';
 import { kindOfKey } from './fields.ts';
 import { type Idempotency, idempotencyKeyReused, isIdempotencyConflict } from './idempotency.ts';
 import { type MaskPlan, type PhotoMask, photoMasks, planMask, type VtonMask } from './person-mask.ts';
@@ -123,26 +123,61 @@ function vtonChange(work: SegmentWork | TryonWork, waits: boolean): VtonChange {
   return { status: 'queued', keys: changed, keepMaskOf: work.personKey };
 }
 
+/**
+ * The work's request event. Its data is made of values already checked against the event
+ * contract's own field schemas (the routes' bodies and ingested events, keys the api verified,
+ * fresh UUIDs), so createEvent takes it as it is (`dataChecked`).
+ */
 function eventOf(work: SegmentWork | TryonWork, ids: { jobId: string; userId: string; vtonId: string }): { stream: string; event: ProteusEvent } {
   if (work.kind === 'segment') {
     const data = { ...ids, imageKey: work.imageKey, purpose: work.purpose };
-    return { stream: keys.streams.segment, event: createEvent('dev.proteus.segment.requested', 'api', data) };
+    return { stream: keys.streams.segment, event: createEvent('dev.proteus.segment.requested', 'api', data, { dataChecked: true }) };
   }
-  const { kind: _, seed, ...rest } = work;
-  const data = { ...ids, ...rest, seed: seed ?? randomInt(2 ** 32) };
-  const defined = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)) as EventData<'dev.proteus.tryon.requested'>;
-  return { stream: keys.streams.jobs, event: createEvent('dev.proteus.tryon.requested', 'api', defined) };
+  const data: EventData<'dev.proteus.tryon.requested'> = {
+    ...ids,
+    personKey: work.personKey,
+    garmentKey: work.garmentKey,
+    seed: work.seed ?? randomInt(2 ** 32),
+  };
+  for (const field of optionalTryonFields) if (work[field] !== undefined) (data as Record<string, unknown>)[field] = work[field];
+  return { stream: keys.streams.jobs, event: createEvent('dev.proteus.tryon.requested', 'api', data, { dataChecked: true }) };
+}
+
+const optionalTryonFields = ['maskKey', 'landmarks', 'steps', 'engine', 'deadline'] as const satisfies readonly (keyof TryonWork)[];
+// every field of a try-on's work reaches its event: a field added to the contract must be added above
+type Unlisted = Exclude<keyof TryonWork, 'kind' | 'personKey' | 'garmentKey' | 'seed' | (typeof optionalTryonFields)[number]>;
+const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyFieldListed;
+
+const imageKeysOf = (work: SegmentWork | TryonWork) =>
+  work.kind === 'segment' ? [work.imageKey] : [work.personKey, work.garmentKey, ...(work.maskKey ? [work.maskKey] : [])];
+
+/** The work with its image keys (in imageKeysOf's order) replaced by these verified ones. */
+function withKeys<W extends SegmentWork | TryonWork>(work: W, [first, second, third]: readonly string[]): W {
+  if (work.kind === 'segment') return { ...work, imageKey: first };
+  return { ...work, personKey: first, garmentKey: second, ...(work.maskKey ? { maskKey: third } : {}) };
 }
 
 /** The work with every image key replaced by its verified copy's (the first rejection in the order given is the answer). */
 async function verifiedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, userId: string, work: W): Promise<W> {
-  const given = work.kind === 'segment' ? [work.imageKey] : [work.personKey, work.garmentKey, ...(work.maskKey ? [work.maskKey] : [])];
-  const results = await Promise.allSettled(given.map((key) => verifyImage(deps.storage, deps.images, { userId, key }, deps.verifiedImages)));
+  const results = await Promise.allSettled(imageKeysOf(work).map((key) => verifyImage(deps.storage, deps.images, { userId, key }, deps.verifiedImages)));
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
-  const [first, second, third] = results.map((r) => (r as PromiseFulfilledResult<{ key: string }>).value.key) as [string, string, string | undefined];
-  if (work.kind === 'segment') return { ...work, imageKey: first };
-  return { ...work, personKey: first, garmentKey: second, ...(work.maskKey ? { maskKey: third } : {}) };
+  return withKeys(
+    work,
+    results.map((r) => (r as PromiseFulfilledResult<{ key: string }>).value.key),
+  );
+}
+
+/** verifiedWork when this process knows every image already (a returning shopper's snap): no promise, nothing awaited. */
+function knownWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, userId: string, work: W): W | undefined {
+  const verified: string[] = [];
+  for (const key of imageKeysOf(work)) {
+    const image = knownImage(userId, key, deps.verifiedImages);
+    if (!image) return undefined;
+    verified.push(image.key);
+  }
+  return withKeys(work, verified);
 }
 
 /**
@@ -150,12 +185,11 @@ async function verifiedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, us
  * first: a new one, or the one it joins. A reused mask is checked like any image a job names
  * (once, then remembered); one that fails the check is made again instead.
  */
-async function preparedWork<W extends SegmentWork | TryonWork>(
-  deps: ApiDeps,
-  userId: string,
-  given: W,
-  plan: MaskPlan,
-): Promise<{ work: W; waitFor?: { kind: 'new' } | { kind: 'join'; maskJobId: string } }> {
+async function preparedWork<W extends SegmentWork | TryonWork>(deps: ApiDeps, userId: string, given: W, plan: MaskPlan): Promise<Prepared<W>> {
+  // every image known: decided without a promise
+  const known = knownWork(deps, userId, given);
+  const knownMask = plan.kind === 'reuse' ? knownImage(userId, plan.maskKey, deps.verifiedImages)?.key : undefined;
+  if (known && (plan.kind !== 'reuse' || knownMask !== undefined)) return planned(known, plan, knownMask);
   const reused =
     plan.kind === 'reuse'
       ? verifyImage(deps.storage, deps.images, { userId, key: plan.maskKey }, deps.verifiedImages).then(
@@ -168,6 +202,13 @@ async function preparedWork<W extends SegmentWork | TryonWork>(
         )
       : undefined;
   const [work, maskKey] = await Promise.all([verifiedWork(deps, userId, given), reused]);
+  return planned(work, plan, maskKey);
+}
+
+type Prepared<W> = { work: W; waitFor?: { kind: 'new' } | { kind: 'join'; maskJobId: string } };
+
+/** The verified work as the plan goes on: with the reused mask, or waiting for a mask job. */
+function planned<W extends SegmentWork | TryonWork>(work: W, plan: MaskPlan, maskKey: string | undefined): Prepared<W> {
   if (maskKey !== undefined && work.kind === 'tryon') return { work: { ...work, maskKey } };
   if (plan.kind === 'none') return { work };
   return { work, waitFor: plan.kind === 'join' ? plan : { kind: 'new' } };
