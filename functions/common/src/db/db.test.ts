@@ -134,7 +134,18 @@ describe.each(['postgres', 'pglite'] as const)('database on %s', (kind) => {
         .values({ id, user_id: user, vton_id: vton as string, kind: 'tryon', idempotency_key })
         .execute();
     await expect(job('jx', null, 'j1')).rejects.toThrow(/null value/);
-    await expect(job('jx', 'no-such-vton', 'j1')).rejects.toThrow(/foreign key/);
+    await expect(job('jx', 'no-such-vton', 'j1')).rejects.toThrow(/must name a VTON of its own user/);
+    // nor another user's VTON, nor one bad row among good ones: the whole statement is refused
+    await expect(job('jx', 'jv3', 'j1')).rejects.toThrow(/must name a VTON of its own user/);
+    await expect(
+      db
+        .insertInto('jobs')
+        .values([
+          { id: 'jy', user_id: 'j1', vton_id: 'jv1', kind: 'tryon' },
+          { id: 'jz', user_id: 'j1', vton_id: 'gone', kind: 'tryon' },
+        ])
+        .execute(),
+    ).rejects.toThrow(/must name a VTON of its own user/);
     // any number without a key; a key once per user
     for (const id of ['ja', 'jb']) await job(id, 'jv1', 'j1');
     await job('jc', 'jv1', 'j1', 'key-1');
