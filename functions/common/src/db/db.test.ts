@@ -1,7 +1,9 @@
 import { isolatedDatabase } from '@proteus/testkit';
 import { sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, migrations, openDatabase } from './index.ts';
+import { migrationProvider } from './migrations.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -165,6 +167,26 @@ describe.each(['postgres', 'pglite'] as const)('database on %s', (kind) => {
   it('fills VTON pages to half, leaving each row room for its updates on its own page', async () => {
     const { rows } = await sql<{ reloptions: string[] | null }>`select reloptions from pg_class where relname = 'vtons'`.execute(handle.db);
     expect(rows[0]?.reloptions).toEqual(['fillfactor=50']);
+  });
+});
+
+describe('migration 0009', () => {
+  it('goes down to the foreign key from jobs to vtons and back up to the triggers', async () => {
+    const { url, drop } = await isolatedDatabase();
+    const handle = await openDatabase({ url });
+    cleanups.push(drop, () => handle.close());
+    const migrator = new Migrator({ db: handle.db, provider: migrationProvider });
+    const links = async () => {
+      const { rows } = await sql<{ keys: number; triggers: number }>`
+        select (select count(*)::int from pg_constraint where conname = 'jobs_vton_id_fkey') as keys,
+          (select count(*)::int from pg_trigger where tgname in ('jobs_need_their_vton', 'jobs_go_with_their_vton')) as triggers`.execute(handle.db);
+      return rows[0];
+    };
+    expect(await links()).toEqual({ keys: 0, triggers: 2 });
+    expect((await migrator.migrateDown()).error).toBeUndefined();
+    expect(await links()).toEqual({ keys: 1, triggers: 0 });
+    expect((await migrator.migrateToLatest()).error).toBeUndefined();
+    expect(await links()).toEqual({ keys: 0, triggers: 2 });
   });
 });
 
